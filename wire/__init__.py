@@ -1,0 +1,37 @@
+"""wire: Protocol Buffers from scratch.
+
+The binary encoding of https://protobuf.dev/programming-guides/encoding/,
+written out in small modules: varints and ZigZag (varint), tags and wire
+types (wire_format), the scalar types (scalars), schemas (schema), message
+classes (message), a schema-less decoder (raw) and a step-by-step explainer
+(explain). No I/O and nothing else of the project is imported here.
+"""
+
+from .define import enum, field, message
+from .errors import DecodeError, EncodeError, SchemaError, WireError
+from .explain import explain
+from .message import DEFAULT_RECURSION_LIMIT, Message, enum_class, message_class
+from .raw import RawField, decode_raw
+from .schema import (
+    EnumSchema,
+    EnumValueSchema,
+    FieldSchema,
+    FieldType,
+    Label,
+    MessageSchema,
+    OneofSchema,
+)
+from .varint import decode_varint, decode_zigzag, encode_varint, encode_zigzag
+from .wire_format import WireType, make_tag, split_tag
+
+__all__ = [
+    "WireError", "DecodeError", "EncodeError", "SchemaError",
+    "encode_varint", "decode_varint", "encode_zigzag", "decode_zigzag",
+    "WireType", "make_tag", "split_tag",
+    "FieldType", "Label", "FieldSchema", "OneofSchema", "EnumSchema",
+    "EnumValueSchema", "MessageSchema",
+    "Message", "message_class", "enum_class", "DEFAULT_RECURSION_LIMIT",
+    "field", "message", "enum",
+    "RawField", "decode_raw",
+    "explain",
+]
