@@ -23,6 +23,7 @@ from typing import Any
 from .errors import DecodeError
 from .message import DEFAULT_RECURSION_LIMIT, Message
 from .raw import _is_text
+from .scalars import SCALARS
 from .schema import FieldSchema, FieldType
 from .varint import MAX_VARINT_LENGTH, decode_varint, decode_zigzag
 from .wire_format import WireType, split_tag
@@ -107,11 +108,21 @@ def _explain_message(data: bytes, pos: int, end: int, depth: int,
         tag, after_tag = decode_varint(data, pos)
         field_number, wire_type = split_tag(tag)
         field = fields.get(field_number)
+        if field is not None and not _wire_type_fits(field, wire_type):
+            field = None      # read as an unknown record, as a decoder would
         steps.append(Step(pos, data[pos:after_tag], depth,
                           _tag_meaning(tag, field_number, wire_type, field)))
         pos = _explain_value(data, after_tag, end, depth, wire_type, field, steps)
     if pos > end:
         raise DecodeError("record runs past the end of its message")
+
+
+def _wire_type_fits(field: FieldSchema, wire_type: int) -> bool:
+    if field.type in (FieldType.MESSAGE, FieldType.STRING, FieldType.BYTES):
+        return wire_type == WireType.LEN
+    if field.repeated and wire_type == WireType.LEN:
+        return True   # packed
+    return wire_type == SCALARS[field.type].wire_type
 
 
 def _tag_meaning(tag: int, field_number: int, wire_type: int,
@@ -184,7 +195,7 @@ def _explain_len(data: bytes, pos: int, end: int, depth: int,
     payload = data[start:start + length]
     stop = start + length
     if _is_message(field, payload):
-        nested = field.message_type and _class_of(field)
+        nested = _class_of(field) if field is not None else None
         _explain_message(data, start, stop, depth + 1, nested, steps)
     elif length:
         steps.append(Step(start, payload, depth, _payload_reading(payload, field)))

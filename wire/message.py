@@ -141,10 +141,10 @@ class _ScalarCodec(_FieldCodec):
                 raw = value.encode("utf-8") if isinstance(value, str) else value
                 return encode_varint(len(raw)) + raw
             return self.scalar.packer.pack(value)
-        except (TypeError, ValueError, OverflowError, struct.error) as exc:
-            raise self.fail(exc) from None
         except UnicodeEncodeError as exc:  # lone surrogates in a str
             raise self.fail(f"string is not valid UTF-8: {exc.reason}") from None
+        except (TypeError, ValueError, OverflowError, struct.error) as exc:
+            raise self.fail(exc) from None
 
     def read(self, msg: Message, data: bytes, pos: int, end: int, depth: int) -> int:
         value, pos = self.read_value(data, pos, end)
