@@ -90,14 +90,20 @@ def _check_room(pos: int, size: int, end: int, what: str) -> None:
 
 # --- field codecs -----------------------------------------------------------
 #
-# One small object per field, chosen by the field's shape. ``write`` puts the
-# field's records in ``out`` (the caller has decided the field is present);
-# ``readers`` lists the tags this field answers to and the method that reads
-# the payload after each tag.
+# One small object per field, chosen by the field's shape and wire type.
+# ``write`` puts the field's records in ``out`` (the caller has decided the
+# field is present); ``readers`` lists the tags this field answers to and the
+# method that reads the record's payload after each tag. Scalar codecs also
+# offer ``payload`` and ``read_value``, the bare value without a tag, which
+# packed fields and map entries build on.
+
+_ENCODE_FAILURES = (TypeError, ValueError, OverflowError, struct.error)
 
 
 class _FieldCodec:
     presence = PRESENCE_IMPLICIT
+    default: Any = None
+    signed_zero = False          # floats: -0.0 equals the default but is written
 
     def __init__(self, field: FieldSchema, owner: str) -> None:
         self.field = field
@@ -105,78 +111,121 @@ class _FieldCodec:
         self.where = f"{owner}.{field.name}"
         self.oneof_siblings: tuple[str, ...] = ()
 
-    def fail(self, exc: Exception) -> EncodeError:
+    def fail(self, exc: Exception | str) -> EncodeError:
+        if isinstance(exc, UnicodeEncodeError):   # lone surrogates in a str
+            exc = f"string is not valid UTF-8: {exc.reason}"
         return EncodeError(f"{self.where}: {exc}")
 
-    def clear_siblings(self, msg: Message) -> None:
-        """Oneof: setting one member clears the others (last one wins)."""
+    def store(self, msg: Message, value: Any) -> None:
+        """Set a decoded singular value; in a oneof, clear the other members."""
         for sibling in self.oneof_siblings:
             setattr(msg, sibling, None)
+        setattr(msg, self.name, value)
 
 
 class _ScalarCodec(_FieldCodec):
-    """A singular scalar: int, bool, enum, fixed, float, string or bytes."""
+    """What every singular scalar shares: its tag, its check, its zero value."""
 
     def __init__(self, field: FieldSchema, owner: str, scalar: ScalarType) -> None:
         super().__init__(field, owner)
         self.scalar = scalar
+        self.check = scalar.check
         self.default = scalar.default
         self.wire_type = scalar.wire_type
         self.tag = encode_tag(field.number, scalar.wire_type)
-        self.enum_values = _enum_lookup(field.enum_type)
 
     def readers(self):
         return [(make_tag(self.field.number, self.wire_type), self.read)]
 
     def write(self, value: Any, out: bytearray, depth: int) -> None:
         out += self.tag
-        out += self.encode_payload(value)
-
-    def encode_payload(self, value: Any) -> bytes:
-        try:
-            value = self.scalar.check(value)
-            if self.wire_type == WireType.VARINT:
-                return encode_varint(self.scalar.to_wire(value))
-            if self.wire_type == WireType.LEN:
-                raw = value.encode("utf-8") if isinstance(value, str) else value
-                return encode_varint(len(raw)) + raw
-            return self.scalar.packer.pack(value)
-        except UnicodeEncodeError as exc:  # lone surrogates in a str
-            raise self.fail(f"string is not valid UTF-8: {exc.reason}") from None
-        except (TypeError, ValueError, OverflowError, struct.error) as exc:
-            raise self.fail(exc) from None
+        out += self.payload(value)
 
     def read(self, msg: Message, data: bytes, pos: int, end: int, depth: int) -> int:
         value, pos = self.read_value(data, pos, end)
         if self.oneof_siblings:
-            self.clear_siblings(msg)
-        setattr(msg, self.name, value)
+            self.store(msg, value)
+        else:
+            setattr(msg, self.name, value)
         return pos
 
+
+class _VarintCodec(_ScalarCodec):
+    """int32, int64, uint32, uint64, sint32, sint64, bool, enum: one varint."""
+
+    def __init__(self, field: FieldSchema, owner: str, scalar: ScalarType) -> None:
+        super().__init__(field, owner, scalar)
+        self.to_wire = scalar.to_wire
+        self.from_wire = scalar.from_wire
+        self.enum_values = _enum_lookup(field.enum_type)
+
+    def payload(self, value: Any) -> bytes:
+        try:
+            return encode_varint(self.to_wire(self.check(value)))
+        except _ENCODE_FAILURES as exc:
+            raise self.fail(exc) from None
+
     def read_value(self, data: bytes, pos: int, end: int) -> tuple[Any, int]:
-        wire_type = self.wire_type
-        if wire_type == WireType.VARINT:
+        if pos < end and data[pos] < CONTINUATION_BIT:
+            raw, pos = data[pos], pos + 1
+        else:
             raw, pos = _read_varint(data, pos, end)
-            value = self.scalar.from_wire(raw)
-            if self.enum_values is not None:
-                value = self.enum_values.get(value, value)
-            return value, pos
-        if wire_type == WireType.LEN:
-            length, pos = _read_length(data, pos, end, self.where)
-            raw = data[pos:pos + length]
-            if self.field.type == FieldType.STRING:
-                return decode_utf8(raw, self.where), pos + length
-            return raw, pos + length
-        size = self.scalar.packer.size
-        _check_room(pos, size, end, self.where)
-        return self.scalar.packer.unpack_from(data, pos)[0], pos + size
+        value = self.from_wire(raw)
+        if self.enum_values is not None:
+            value = self.enum_values.get(value, value)
+        return value, pos
 
 
-class _FloatCodec(_ScalarCodec):
-    """float and double: -0.0 is not the zero value (its sign bit is set)."""
+class _FixedCodec(_ScalarCodec):
+    """fixed32, sfixed32, float (4 bytes); fixed64, sfixed64, double (8 bytes)."""
 
-    def is_zero(self, value: Any) -> bool:
-        return value == 0 and math.copysign(1.0, value) > 0
+    def __init__(self, field: FieldSchema, owner: str, scalar: ScalarType) -> None:
+        super().__init__(field, owner, scalar)
+        self.packer = scalar.packer
+        self.size = scalar.packer.size
+        self.signed_zero = field.type in (FieldType.FLOAT, FieldType.DOUBLE)
+
+    def payload(self, value: Any) -> bytes:
+        try:
+            return self.packer.pack(self.check(value))
+        except _ENCODE_FAILURES as exc:
+            raise self.fail(exc) from None
+
+    def read_value(self, data: bytes, pos: int, end: int) -> tuple[Any, int]:
+        size = self.size
+        if size > end - pos:
+            raise DecodeError(f"{self.where}: needs {size} bytes, {end - pos} left")
+        return self.packer.unpack_from(data, pos)[0], pos + size
+
+
+class _StringCodec(_ScalarCodec):
+    """string: a varint length, then UTF-8 (invalid UTF-8 is a DecodeError)."""
+
+    def payload(self, value: Any) -> bytes:
+        try:
+            raw = self.check(value).encode("utf-8")
+        except _ENCODE_FAILURES as exc:
+            raise self.fail(exc) from None
+        return encode_varint(len(raw)) + raw
+
+    def read_value(self, data: bytes, pos: int, end: int) -> tuple[Any, int]:
+        length, pos = _read_length(data, pos, end, self.where)
+        return decode_utf8(data[pos:pos + length], self.where), pos + length
+
+
+class _BytesCodec(_ScalarCodec):
+    """bytes: a varint length, then the bytes as they are."""
+
+    def payload(self, value: Any) -> bytes:
+        try:
+            raw = self.check(value)
+        except _ENCODE_FAILURES as exc:
+            raise self.fail(exc) from None
+        return encode_varint(len(raw)) + raw
+
+    def read_value(self, data: bytes, pos: int, end: int) -> tuple[Any, int]:
+        length, pos = _read_length(data, pos, end, self.where)
+        return data[pos:pos + length], pos + length
 
 
 class _MessageFieldCodec(_FieldCodec):
@@ -193,26 +242,19 @@ class _MessageFieldCodec(_FieldCodec):
         return [(make_tag(self.field.number, WireType.LEN), self.read)]
 
     def write(self, value: Any, out: bytearray, depth: int) -> None:
-        payload = self.encode_payload(value, depth)
+        if not isinstance(value, self.cls):
+            raise self.fail(f"expected {self.cls.__name__}, got {type(value).__name__}")
+        payload = value._get_codec().encode(value, depth + 1)
         out += self.tag
         out += encode_varint(len(payload))
         out += payload
 
-    def encode_payload(self, value: Any, depth: int) -> bytes:
-        if not isinstance(value, self.cls):
-            raise self.fail(
-                f"expected {self.cls.__name__}, got {type(value).__name__}"
-            )
-        return value._get_codec().encode(value, depth + 1)
-
     def read(self, msg: Message, data: bytes, pos: int, end: int, depth: int) -> int:
         length, pos = _read_length(data, pos, end, self.where)
-        if self.oneof_siblings:
-            self.clear_siblings(msg)
         current = getattr(msg, self.name)
         if current is None:          # a message seen twice merges into the first
             current = self.cls()
-            setattr(msg, self.name, current)
+            self.store(msg, current)
         current._get_codec().decode_into(current, data, pos, pos + length, depth + 1)
         return pos + length
 
@@ -223,21 +265,24 @@ class _RepeatedScalarCodec(_FieldCodec):
 
     presence = PRESENCE_REPEATED
 
-    def __init__(self, field: FieldSchema, owner: str, scalar: ScalarType, packed: bool) -> None:
+    def __init__(self, field: FieldSchema, owner: str, element: _ScalarCodec, packed: bool) -> None:
         super().__init__(field, owner)
-        self.element = _ScalarCodec(field, owner, scalar)
-        self.scalar = scalar
-        self.packed = packed and scalar.packable
+        self.element = element
+        self.packed = packed and element.scalar.packable
         self.len_tag = encode_tag(field.number, WireType.LEN)
+        # fixed-width numbers pack and unpack with one struct call: "<3I"
+        self.struct_code = element.packer.format[-1] if isinstance(element, _FixedCodec) else None
 
     def readers(self):
         number = self.field.number
-        readers = [(make_tag(number, self.scalar.wire_type), self.read_one)]
-        if self.scalar.packable:
+        readers = [(make_tag(number, self.element.wire_type), self.read_one)]
+        if self.element.scalar.packable:
             readers.append((make_tag(number, WireType.LEN), self.read_packed))
         return readers
 
     def write(self, values: list, out: bytearray, depth: int) -> None:
+        if not isinstance(values, (list, tuple)):
+            raise self.fail(f"expected a list, got {type(values).__name__}")
         if not self.packed:
             for value in values:
                 self.element.write(value, out, depth)
@@ -248,13 +293,12 @@ class _RepeatedScalarCodec(_FieldCodec):
         out += payload
 
     def packed_payload(self, values: list) -> bytes:
-        packer = self.scalar.packer
-        if packer is None:
-            return b"".join([self.element.encode_payload(v) for v in values])
+        if self.struct_code is None:
+            return b"".join([self.element.payload(value) for value in values])
         try:
-            checked = [self.scalar.check(v) for v in values]
-            return struct.pack(f"<{len(checked)}{packer.format[-1]}", *checked)
-        except (TypeError, ValueError, OverflowError, struct.error) as exc:
+            checked = [self.element.check(value) for value in values]
+            return struct.pack(f"<{len(checked)}{self.struct_code}", *checked)
+        except _ENCODE_FAILURES as exc:
             raise self.fail(exc) from None
 
     def read_one(self, msg: Message, data: bytes, pos: int, end: int, depth: int) -> int:
@@ -266,13 +310,12 @@ class _RepeatedScalarCodec(_FieldCodec):
         length, pos = _read_length(data, pos, end, self.where)
         stop = pos + length
         values = getattr(msg, self.name)
-        packer = self.scalar.packer
-        if packer is not None:
-            count, remainder = divmod(length, packer.size)
+        if self.struct_code is not None:
+            count, remainder = divmod(length, self.element.size)
             if remainder:
                 raise DecodeError(f"{self.where}: packed length {length} is not a "
-                                  f"multiple of {packer.size}")
-            values.extend(struct.unpack_from(f"<{count}{packer.format[-1]}", data, pos))
+                                  f"multiple of {self.element.size}")
+            values.extend(struct.unpack_from(f"<{count}{self.struct_code}", data, pos))
             return stop
         read_value = self.element.read_value
         while pos < stop:
@@ -295,6 +338,8 @@ class _RepeatedMessageCodec(_FieldCodec):
         return [(make_tag(self.field.number, WireType.LEN), self.read)]
 
     def write(self, values: list, out: bytearray, depth: int) -> None:
+        if not isinstance(values, (list, tuple)):
+            raise self.fail(f"expected a list, got {type(values).__name__}")
         for value in values:
             self.element.write(value, out, depth)
 
@@ -352,15 +397,24 @@ def _enum_lookup(enum_schema: EnumSchema | None) -> dict[int, Any] | None:
     return {member.value: member for member in cls}
 
 
+_SCALAR_CODECS = {
+    WireType.VARINT: _VarintCodec,
+    WireType.I32: _FixedCodec,
+    WireType.I64: _FixedCodec,
+}
+
+
 def _singular_codec(field: FieldSchema, owner: str) -> _FieldCodec:
     if field.type == FieldType.MESSAGE:
         return _MessageFieldCodec(field, owner)
     if field.type == FieldType.GROUP:
         raise SchemaError(f"{owner}.{field.name}: groups are not supported")
     scalar = SCALARS[field.type]
-    if field.type in (FieldType.FLOAT, FieldType.DOUBLE):
-        return _FloatCodec(field, owner, scalar)
-    return _ScalarCodec(field, owner, scalar)
+    if field.type == FieldType.STRING:
+        return _StringCodec(field, owner, scalar)
+    if field.type == FieldType.BYTES:
+        return _BytesCodec(field, owner, scalar)
+    return _SCALAR_CODECS[scalar.wire_type](field, owner, scalar)
 
 
 def _field_codec(field: FieldSchema, schema: MessageSchema) -> _FieldCodec:
@@ -374,10 +428,8 @@ def _field_codec(field: FieldSchema, schema: MessageSchema) -> _FieldCodec:
         return codec
     if field.type == FieldType.MESSAGE:
         return _RepeatedMessageCodec(field, owner)
-    if field.type == FieldType.GROUP:
-        raise SchemaError(f"{owner}.{field.name}: groups are not supported")
     packed = field.packed if field.packed is not None else schema.syntax == "proto3"
-    return _RepeatedScalarCodec(field, owner, SCALARS[field.type], packed)
+    return _RepeatedScalarCodec(field, owner, _singular_codec(field, owner), packed)
 
 
 def _has_explicit_presence(field: FieldSchema, schema: MessageSchema) -> bool:
@@ -420,7 +472,15 @@ class _MessageCodec:
         out = bytearray()
         for codec in self.fields:
             value = getattr(msg, codec.name)
-            if not self.is_present(codec, value):
+            presence = codec.presence
+            if presence is PRESENCE_IMPLICIT:
+                if value == codec.default and not (
+                        codec.signed_zero and math.copysign(1.0, value) < 0):
+                    continue
+            elif presence is PRESENCE_EXPLICIT:
+                if value is None:
+                    continue
+            elif not value:           # an empty repeated field or map
                 continue
             codec.write(value, out, depth)
         self.check_oneofs(msg)
@@ -430,18 +490,13 @@ class _MessageCodec:
 
     @staticmethod
     def is_present(codec: _FieldCodec, value: Any) -> bool:
-        presence = codec.presence
-        if presence == PRESENCE_IMPLICIT:
-            if value == codec.default:
-                return isinstance(codec, _FloatCodec) and not codec.is_zero(value)
-            return True
-        if presence == PRESENCE_EXPLICIT:
+        """Whether ``value`` goes on the wire (the same rules as ``encode``)."""
+        if codec.presence is PRESENCE_IMPLICIT:
+            return value != codec.default or (
+                codec.signed_zero and math.copysign(1.0, value) < 0)
+        if codec.presence is PRESENCE_EXPLICIT:
             return value is not None
-        if value is None:
-            return False
-        if not isinstance(value, (list, tuple, dict)):
-            raise codec.fail(f"expected a list, got {type(value).__name__}")
-        return len(value) > 0
+        return bool(value)
 
     def check_oneofs(self, msg: Message) -> None:
         for oneof_name, members in self.cls._oneofs.items():
@@ -595,11 +650,7 @@ class Message:
         codec = self._get_codec()
         for field_codec in codec.fields:
             value = getattr(self, field_codec.name)
-            try:
-                present = codec.is_present(field_codec, value)
-            except EncodeError:
-                present = True
-            if present:
+            if codec.is_present(field_codec, value):
                 yield field_codec.name, value
 
     def __eq__(self, other: object) -> bool:
