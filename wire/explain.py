@@ -133,6 +133,9 @@ def _tag_meaning(tag: int, field_number: int, wire_type: int,
 
 
 def _type_name(field: FieldSchema) -> str:
+    if field.is_map:
+        key, value = field.message_type.fields
+        return f"map<{_type_name(key)}, {_type_name(value)}> entry"
     label = "repeated " if field.repeated else ""
     if field.type in (FieldType.MESSAGE, FieldType.ENUM) and field.type_name:
         return label + field.type_name.lstrip(".")
