@@ -55,6 +55,7 @@ _UNIT_NANOSECONDS = dict(TIMEOUT_UNITS)
 # the largest value (about 11,400 years) is, for all purposes, no deadline.
 MIN_TIMEOUT = "1n"
 MAX_TIMEOUT = f"{TIMEOUT_MAX_VALUE}H"
+_MAX_TIMEOUT_SECONDS = TIMEOUT_MAX_VALUE * _UNIT_NANOSECONDS["H"] // NANOSECONDS_PER_SECOND
 
 _ASCII_DIGITS = frozenset("0123456789")
 
@@ -69,9 +70,9 @@ def encode_timeout(seconds: float) -> str:
     """
     if math.isnan(seconds):
         raise ValueError("a timeout cannot be NaN")
-    if seconds == math.inf:
+    if seconds > _MAX_TIMEOUT_SECONDS:  # infinity too
         return MAX_TIMEOUT
-    nanoseconds = round(seconds * NANOSECONDS_PER_SECOND)
+    nanoseconds = round(seconds * NANOSECONDS_PER_SECOND) if seconds > 0 else 0
     if nanoseconds <= 0:
         return MIN_TIMEOUT
     for unit, unit_nanoseconds in TIMEOUT_UNITS:
