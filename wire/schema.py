@@ -147,6 +147,8 @@ class EnumSchema:
     options: dict[str, Any] = field(default_factory=dict)
     comments: str = ""
     syntax: str = "proto3"
+    reserved_ranges: list[tuple[int, int]] = field(default_factory=list)  # [start, end] inclusive, as EnumReservedRange
+    reserved_names: list[str] = field(default_factory=list)
 
     @property
     def closed(self) -> bool:
@@ -177,3 +179,81 @@ class MessageSchema:
             if candidate.name == name:
                 return candidate
         raise SchemaError(f"{self.full_name} has no field {name!r}")
+
+
+# --- files, services and extensions (built by the .proto parser, wire.idl) ---
+
+
+@dataclass(eq=False)
+class ExtensionSchema:
+    """A field declared in an ``extend`` block (FieldDescriptorProto with an extendee).
+
+    ``extendee`` is the fully-qualified name of the message extended
+    (".google.protobuf.MethodOptions"); ``scope`` is the full name of the
+    message or package the ``extend`` block sits in, and ``full_name`` the
+    extension's own name ("google.api.http"), which custom options use.
+    """
+
+    field: FieldSchema
+    extendee: str
+    full_name: str
+    scope: str = ""
+    extendee_type: MessageSchema | None = None
+    comments: str = ""
+
+
+@dataclass(eq=False)
+class MethodSchema:
+    """MethodDescriptorProto, with the resolved request and response schemas."""
+
+    name: str
+    input_type: str                      # fully qualified, ".pkg.Request"
+    output_type: str
+    client_streaming: bool = False
+    server_streaming: bool = False
+    input_message: MessageSchema | None = None
+    output_message: MessageSchema | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    comments: str = ""
+    options_block: bool = False          # written with "{ ... }": protoc then writes MethodOptions, even empty
+
+
+@dataclass(eq=False)
+class ServiceSchema:
+    """ServiceDescriptorProto, with the service's fully-qualified name."""
+
+    name: str
+    full_name: str
+    methods: list[MethodSchema] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    comments: str = ""
+
+    def method_path(self, method: MethodSchema) -> str:
+        """The HTTP/2 :path of a call: "/" Service-Name "/" {method name}."""
+        return f"/{self.full_name}/{method.name}"
+
+
+@dataclass(eq=False)
+class FileSchema:
+    """FileDescriptorProto: one .proto file, its imports and what it defines.
+
+    ``name`` is the path the file is imported by ("google/protobuf/empty.proto");
+    ``dependencies`` are the import paths in source order, with the indexes of
+    the public and weak ones in ``public_dependencies``/``weak_dependencies``.
+    """
+
+    name: str
+    package: str = ""
+    syntax: str = "proto3"
+    dependencies: list[str] = field(default_factory=list)
+    public_dependencies: list[int] = field(default_factory=list)
+    weak_dependencies: list[int] = field(default_factory=list)
+    message_types: list[MessageSchema] = field(default_factory=list)
+    enum_types: list[EnumSchema] = field(default_factory=list)
+    services: list[ServiceSchema] = field(default_factory=list)
+    extensions: list[ExtensionSchema] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    comments: str = ""
+
+
+__all__ += ["ExtensionSchema", "MethodSchema", "ServiceSchema", "FileSchema"]
