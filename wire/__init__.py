@@ -4,13 +4,15 @@ The binary encoding of https://protobuf.dev/programming-guides/encoding/,
 written out in small modules: varints and ZigZag (varint), tags and wire
 types (wire_format), the scalar types (scalars), schemas (schema), message
 classes (message), a schema-less decoder (raw) and a step-by-step explainer
-(explain), and the .proto language in the subpackage wire.idl. Nothing else of
+(explain), the proto3 JSON mapping (json), and the .proto language in the subpackage wire.idl. Nothing else of
 the project is imported here, and the only I/O is wire.idl reading .proto files.
 """
 
 from .define import enum, field, message
+from . import json
 from .errors import DecodeError, EncodeError, SchemaError, WireError
 from .explain import explain
+from .json import JsonError
 from .message import DEFAULT_RECURSION_LIMIT, Message, enum_class, message_class
 from .raw import RawField, decode_raw
 from .schema import (
@@ -40,4 +42,5 @@ __all__ = [
     "field", "message", "enum",
     "RawField", "decode_raw",
     "explain",
+    "json", "JsonError",
 ]

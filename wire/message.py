@@ -158,6 +158,23 @@ class _VarintCodec(_ScalarCodec):
         self.to_wire = scalar.to_wire
         self.from_wire = scalar.from_wire
         self.enum_values = _enum_lookup(field.enum_type)
+        # proto2 enums are closed: a number the enum does not list is kept as
+        # an unknown field, not stored in the field (language guide, "Enums").
+        self.closed = field.enum_type is not None and field.enum_type.closed
+
+    def read(self, msg: Message, data: bytes, pos: int, end: int, depth: int) -> int:
+        value, pos = self.read_value(data, pos, end)
+        if self.closed and value not in self.enum_values:
+            self.keep_unknown_number(msg, value)
+        elif self.oneof_siblings:
+            self.store(msg, value)
+        else:
+            setattr(msg, self.name, value)
+        return pos
+
+    def keep_unknown_number(self, msg: Message, value: int) -> None:
+        """A closed enum's unlisted number becomes an unknown VARINT record."""
+        _append_unknown(msg, self.tag + encode_varint(self.to_wire(value)))
 
     def payload(self, value: Any) -> bytes:
         try:
@@ -303,8 +320,15 @@ class _RepeatedScalarCodec(_FieldCodec):
 
     def read_one(self, msg: Message, data: bytes, pos: int, end: int, depth: int) -> int:
         value, pos = self.element.read_value(data, pos, end)
-        getattr(msg, self.name).append(value)
+        self.append(msg, getattr(msg, self.name), value)
         return pos
+
+    def append(self, msg: Message, values: list, value: Any) -> None:
+        element = self.element
+        if getattr(element, "closed", False) and value not in element.enum_values:
+            element.keep_unknown_number(msg, value)
+        else:
+            values.append(value)
 
     def read_packed(self, msg: Message, data: bytes, pos: int, end: int, depth: int) -> int:
         length, pos = _read_length(data, pos, end, self.where)
@@ -320,7 +344,7 @@ class _RepeatedScalarCodec(_FieldCodec):
         read_value = self.element.read_value
         while pos < stop:
             value, pos = read_value(data, pos, stop)
-            values.append(value)
+            self.append(msg, values, value)
         return stop
 
 
@@ -461,7 +485,6 @@ class _MessageCodec:
             codec.oneof_siblings = _oneof_siblings(codec.field, schema)
             for tag, reader in codec.readers():
                 self.readers[tag] = reader
-        self.closed_enums = schema.syntax == "proto2"
 
     # Writing -------------------------------------------------------------
 
@@ -533,11 +556,15 @@ class _MessageCodec:
                               f"{field_number} without a start")
         start = pos
         pos = _skip_payload(field_number, wire_type, data, pos, end, depth)
-        if msg._unknown is None:
-            msg._unknown = bytearray()
-        msg._unknown += encode_varint(tag)
-        msg._unknown += data[start:pos]
+        _append_unknown(msg, encode_varint(tag) + data[start:pos])
         return pos
+
+
+def _append_unknown(msg: Message, record: bytes) -> None:
+    """Keep a record no field takes, to be written back after the known fields."""
+    if msg._unknown is None:
+        msg._unknown = bytearray()
+    msg._unknown += record
 
 
 def _skip_payload(field_number: int, wire_type: int, data: bytes, pos: int,

@@ -72,7 +72,7 @@ class ScalarType:
 
 def _integer_checker(low: int, high: int) -> Callable[[Any], int]:
     def check(value: Any) -> int:
-        if not isinstance(value, int):
+        if not isinstance(value, int) or isinstance(value, bool):
             raise TypeError(f"expected int, got {type(value).__name__}")
         if not low <= value <= high:
             raise ValueError(f"{value} out of range [{low}, {high}]")

@@ -203,6 +203,7 @@ ENCODE_ERRORS = [
     ("f_uint32", -1, "out of range"),
     ("f_uint64", 2**64, "out of range"),
     ("f_int64", "1", "expected int"),
+    ("f_int32", True, "expected int"),
     ("f_bool", 1, "expected bool"),
     ("f_float", 1e39, "float32 range"),
     ("f_double", "1.0", "expected float"),
