@@ -1,0 +1,898 @@
+"""The asyncio driver: the sans-IO connection core on real sockets.
+
+This is the only module of the transport that does I/O. It runs a
+`transport.connection` core over TCP or Unix sockets (TLS too, given an
+`ssl.SSLContext` with ALPN "h2") and gives the RPC layer a stream-level API:
+
+    async def handler(stream: ServerStream) -> None:          # one task per call
+        async for request in stream:                           # request messages
+            await stream.send_message(request)                 # waits for window
+        await stream.send_trailers(status=StatusCode.OK)
+
+    server = await start_server(handler, "127.0.0.1", 0)
+    client = await connect("127.0.0.1", server.port)
+    call = await client.start_call("/pkg.Service/Method", timeout=1.0)
+    await call.send_message(b"ping", end=True)                 # request + EOS
+    reply = await call.receive_message()                       # b"ping"
+    trailers = await call.receive_trailers()                   # status OK
+    await client.close(); await server.close(grace=1.0)
+
+What it adds to the core, each from doc/PROTOCOL-HTTP2.md ("Connection
+Management") or RFC 9113:
+
+- Flow control end to end: `send_message` returns once the message left the
+  stream's queue, so a writer can never be more than one message ahead of the
+  peer's window; `receive` acknowledges a message's bytes as the application
+  takes it, so a slow reader slows the writer instead of filling memory. The
+  socket's own write buffer pauses writers too (asyncio's pause_writing).
+- Write batching: frames produced during one turn of the event loop go out in
+  one socket write.
+- Concurrency: calls beyond the server's SETTINGS_MAX_CONCURRENT_STREAMS wait
+  for a free stream instead of failing.
+- Shutdown: `close(grace)` sends GOAWAY, lets calls in flight finish within
+  the grace period, then resets the rest. A GOAWAY received fails the calls
+  the server never processed with UNAVAILABLE; a lost connection ends client
+  calls with UNAVAILABLE and cancels server handlers (CANCELLED).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+
+from . import events
+from .connection import HIGHEST_STREAM_ID, ClientConnection, Connection, ServerConnection, StreamStateError
+from .errors import ProtocolError
+from .headers import RequestHead, ResponseHead, Trailers
+from .status import Http2ErrorCode, StatusCode
+
+__all__ = [
+    "ClientStream",
+    "ServerStream",
+    "ClientTransport",
+    "ServerTransport",
+    "Server",
+    "StreamTerminated",
+    "connect",
+    "connect_unix",
+    "start_server",
+    "start_unix_server",
+]
+
+logger = logging.getLogger(__name__)
+
+# How long close() waits, by default, for calls in flight to finish.
+DEFAULT_CLOSE_GRACE = 5.0
+# Graceful shutdown in two steps (the way gRPC servers do it): a first GOAWAY
+# with the highest stream id and a PING; once the PING comes back, every
+# stream the client had opened before the GOAWAY has reached us, and a second
+# GOAWAY names the real last stream. This bounds the wait for that PING.
+GOAWAY_PING_TIMEOUT = 1.0
+# asyncio's socket write buffer: writers pause above HIGH and resume below LOW.
+WRITE_BUFFER_HIGH = 1024 * 1024
+WRITE_BUFFER_LOW = 256 * 1024
+
+Handler = Callable[["ServerStream"], Awaitable[None]]
+
+
+class StreamTerminated(ProtocolError):
+    """The call ended (reset, failed, connection lost) before the operation could complete.
+
+    `status` and `message` say how the call ended.
+    """
+
+    default_error_code = Http2ErrorCode.CANCEL
+
+
+# --- Streams -------------------------------------------------------------------
+
+
+class _Stream:
+    """One call as the application sees it: an inbox of events, and actions."""
+
+    def __init__(self, transport: _Transport, stream_id: int) -> None:
+        self._transport = transport
+        self._core = transport._core
+        self.stream_id = stream_id
+        self._inbox: collections.deque[events.Event] = collections.deque()
+        self._waiter: asyncio.Future | None = None
+        self._drain_waiter: asyncio.Future | None = None
+        self.terminal: events.Event | None = None  # how the call ended, once it has
+        self._finished_here = False  # (server) ended by our trailers
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.stream_id} {'ended' if self.terminal else 'open'}>"
+
+    @property
+    def done(self) -> bool:
+        """Whether the call is over (nothing more will arrive)."""
+        return self.terminal is not None
+
+    # --- inbound ---
+
+    def _deliver(self, event: events.Event) -> None:
+        self._inbox.append(event)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _terminate(self, event: events.Event) -> None:
+        if self.terminal is not None or self._finished_here:
+            return
+        self.terminal = event
+        self._deliver(event)
+        self._wake_drain_waiter()
+        self._transport._stream_finished(self)
+
+    def _wake_waiters(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        self._wake_drain_waiter()
+
+    async def receive(self) -> events.Event | None:
+        """The next event of this call: a message, headers, the end.
+
+        Once the call is over, returns its terminal event (TrailersReceived,
+        StreamReset or StreamFailed) every time; None on a server stream
+        whose trailers went out. Taking a MessageReceived gives its bytes back
+        to the peer's flow-control window.
+        """
+        while not self._inbox:
+            if self.terminal is not None or self._finished_here:
+                return self.terminal
+            self._waiter = self._transport._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        event = self._inbox.popleft()
+        if type(event) is events.MessageReceived:
+            self._core.acknowledge_received_data(self.stream_id, event.flow_controlled_length)
+            self._transport._schedule_flush()
+        return event
+
+    # --- outbound ---
+
+    async def send_message(self, message: bytes, *, compress: bool = True) -> None:
+        """Send one message; return once it has left the stream's queue.
+
+        Raises StreamTerminated if the call is over, MessageTooLarge if the
+        message is over the send limit.
+        """
+        transport = self._transport
+        if transport._write_paused:
+            await transport._wait_writable()
+        self._check_open()
+        try:
+            self._core.send_message(self.stream_id, message, compress=compress)
+        except StreamStateError as error:
+            raise self._terminated_error(error.message) from None
+        transport._schedule_flush()
+        if self._core.send_blocked(self.stream_id):
+            await self._wait_drained()
+
+    async def _wait_drained(self) -> None:
+        while self._core.send_blocked(self.stream_id) and self.terminal is None and not self._finished_here:
+            self._drain_waiter = self._transport._loop.create_future()
+            try:
+                await self._drain_waiter
+            finally:
+                self._drain_waiter = None
+        self._check_open()
+
+    def _wake_drain_waiter(self) -> None:
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def reset(self, error_code: int = Http2ErrorCode.CANCEL) -> None:
+        """Abandon the call with RST_STREAM (CANCEL by default)."""
+        if self.terminal is not None or self._finished_here:
+            return
+        self._core.reset_stream(self.stream_id, error_code)
+        self._transport._schedule_flush()
+        self._terminate(events.StreamFailed(
+            stream_id=self.stream_id, status=StatusCode.CANCELLED,
+            message=f"reset locally with error code {int(error_code)}",
+        ))
+
+    def _check_open(self) -> None:
+        if self.terminal is not None or self._finished_here:
+            raise self._terminated_error()
+
+    def _terminated_error(self, detail: str | None = None) -> StreamTerminated:
+        if self.terminal is None:
+            return StreamTerminated(detail or "the call is over", status=StatusCode.INTERNAL)
+        status, message = _outcome(self.terminal)
+        return StreamTerminated(message or detail or "the call is over", status=status)
+
+    def _abort(self, status: StatusCode, message: str) -> None:
+        """The connection went away under the call."""
+        self._terminate(events.StreamFailed(stream_id=self.stream_id, status=status, message=message))
+
+
+def _outcome(event: events.Event) -> tuple[StatusCode, str]:
+    """The (status, message) a terminal event ends its call with."""
+    if isinstance(event, events.TrailersReceived):
+        return event.trailers.status, event.trailers.message
+    if isinstance(event, events.StreamReset):
+        return event.status, f"stream reset by the peer with error code {event.error_code}"
+    if isinstance(event, events.StreamFailed):
+        return event.status, event.message
+    return StatusCode.OK, ""
+
+
+class ClientStream(_Stream):
+    """One call on the client side."""
+
+    def __init__(self, transport: ClientTransport, stream_id: int) -> None:
+        super().__init__(transport, stream_id)
+        self.head: ResponseHead | None = None  # the response headers, once received
+        self._ended = False
+
+    async def send_message(self, message: bytes, *, compress: bool = True, end: bool = False) -> None:
+        """Send one request message; `end=True` half-closes in the same DATA frame."""
+        if not end:
+            await super().send_message(message, compress=compress)
+            return
+        transport = self._transport
+        if transport._write_paused:
+            await transport._wait_writable()
+        self._check_open()
+        try:
+            self._core.send_message(self.stream_id, message, compress=compress, end_stream=True)
+        except StreamStateError as error:
+            raise self._terminated_error(error.message) from None
+        self._ended = True
+        transport._schedule_flush()
+        if self._core.send_blocked(self.stream_id):
+            await self._wait_drained()
+
+    def end(self) -> None:
+        """Half-close: the request has no more messages (its EOS)."""
+        if self._ended or self.terminal is not None:
+            return
+        self._ended = True
+        self._core.end_stream(self.stream_id)
+        self._transport._schedule_flush()
+
+    async def receive(self) -> events.Event:
+        event = await super().receive()
+        if type(event) is events.ResponseHeadersReceived:
+            self.head = event.head
+        return event
+
+    async def receive_headers(self) -> ResponseHead | None:
+        """The response headers; None if the call ended without any (Trailers-Only, failure)."""
+        while self.head is None:
+            if await self.receive() is self.terminal:
+                return None
+        return self.head
+
+    async def receive_message(self) -> bytes | None:
+        """The next response message; None once there are no more (then see receive_trailers)."""
+        while True:
+            event = await self.receive()
+            kind = type(event)
+            if kind is events.MessageReceived:
+                return event.message
+            if event is self.terminal:
+                return None
+
+    async def receive_trailers(self) -> Trailers:
+        """How the call ended, waiting for it; unread messages are dropped.
+
+        Always a Trailers: a reset, a local failure or a lost connection are
+        turned into one with the status they map to.
+        """
+        while self.terminal is None or self._inbox:
+            await self.receive()
+        if type(self.terminal) is events.TrailersReceived:
+            return self.terminal.trailers
+        status, message = _outcome(self.terminal)
+        return Trailers(status=status, message=message, metadata=(), status_details=None)
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> bytes:
+        message = await self.receive_message()
+        if message is None:
+            raise StopAsyncIteration
+        return message
+
+
+class ServerStream(_Stream):
+    """One call on the server side, handed to the handler."""
+
+    def __init__(self, transport: ServerTransport, stream_id: int, head: RequestHead) -> None:
+        super().__init__(transport, stream_id)
+        self.head = head
+        self.request_ended = False  # the client half-closed
+        self._task: asyncio.Task | None = None
+
+    @property
+    def peer(self):
+        """The client's socket address."""
+        return self._transport.peer
+
+    @property
+    def finished(self) -> bool:
+        """Whether our trailers went out: the call is over, as we said."""
+        return self._finished_here
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the call ended without our trailers (client reset, connection lost, failure)."""
+        return self.terminal is not None
+
+    async def receive_message(self) -> bytes | None:
+        """The next request message; None after the client half-closed.
+
+        Raises StreamTerminated if the call was reset or the connection lost.
+        """
+        if self.request_ended:
+            return None
+        while True:
+            event = await self.receive()
+            if event is None:  # our trailers went out: nothing more to read
+                return None
+            kind = type(event)
+            if kind is events.MessageReceived:
+                return event.message
+            if kind is events.RequestEnded:
+                self.request_ended = True
+                return None
+            if event is self.terminal:
+                raise self._terminated_error()
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> bytes:
+        message = await self.receive_message()
+        if message is None:
+            raise StopAsyncIteration
+        return message
+
+    async def send_headers(self, *, metadata: Iterable[tuple[str, str | bytes]] = (),
+                           encoding: str | None = None) -> None:
+        """Send the response headers (done for you before the first message otherwise)."""
+        self._check_open()
+        try:
+            self._core.send_response_headers(self.stream_id, metadata=metadata, encoding=encoding)
+        except StreamStateError as error:
+            raise self._terminated_error(error.message) from None
+        self._transport._schedule_flush()
+
+    async def send_trailers(
+        self,
+        status: StatusCode = StatusCode.OK,
+        message: str | None = None,
+        *,
+        metadata: Iterable[tuple[str, str | bytes]] = (),
+        status_details: bytes | None = None,
+    ) -> None:
+        """End the call with its status; return once the trailers have left the queue.
+
+        Without response headers sent first, this is a Trailers-Only response.
+        Does nothing if the call is already over.
+        """
+        if self.terminal is not None or self._finished_here:
+            return
+        self._core.send_trailers(
+            self.stream_id, status=status, message=message,
+            metadata=metadata, status_details=status_details,
+        )
+        self._transport._finishing.append(self)
+        self._transport._schedule_flush()
+        if self._core.send_blocked(self.stream_id):
+            await self._wait_drained()
+
+    def _check_finished(self) -> bool:
+        """After a flush: did our trailers go out? Then the call is over."""
+        if self.terminal is None and not self._finished_here:
+            if self._transport._core_has(self.stream_id):
+                return False
+            self._finished_here = True
+            self._wake_waiters()
+            self._transport._stream_finished(self)
+        return True
+
+
+# --- Connections -------------------------------------------------------------------
+
+
+class _Transport(asyncio.Protocol):
+    """One HTTP/2 connection: the core, its socket, and the streams on it."""
+
+    def __init__(self, core: Connection) -> None:
+        self._core = core
+        self._loop = asyncio.get_running_loop()
+        self._transport: asyncio.Transport | None = None
+        self._streams: dict[int, _Stream] = {}
+        self._flush_scheduled = False
+        self._finishing: list[ServerStream] = []  # trailers queued, not yet known to be out
+        self._write_paused = False
+        self._writable_waiters: list[asyncio.Future] = []
+        self._pings: dict[bytes, asyncio.Future] = {}
+        self._closed = self._loop.create_future()
+        self._idle_waiter: asyncio.Future | None = None
+        self.peer = None
+        self.goaway: events.ConnectionTerminated | None = None  # the peer's GOAWAY
+        self._handlers = {
+            events.MessageReceived: self._on_stream_event,
+            events.ResponseHeadersReceived: self._on_stream_event,
+            events.RequestEnded: self._on_stream_event,
+            events.TrailersReceived: self._on_stream_end,
+            events.StreamReset: self._on_stream_end,
+            events.StreamFailed: self._on_stream_end,
+            events.SendQueueDrained: self._on_drained,
+            events.PingAcknowledged: self._on_ping_ack,
+            events.ConnectionTerminated: self._on_goaway,
+            events.ConnectionFailed: self._on_connection_failed,
+        }
+
+    # --- asyncio.Protocol ---
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self.peer = transport.get_extra_info("peername")
+        transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH, low=WRITE_BUFFER_LOW)
+        transport.write(self._core.data_to_send())
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            produced = self._core.receive_data(data)
+            handlers = self._handlers
+            for event in produced:
+                handler = handlers.get(type(event))
+                if handler is not None:
+                    handler(event)
+        except Exception:  # a bug of ours must not leave the connection hanging
+            logger.exception("error while handling data from %s", self.peer)
+            self._abort_streams("internal error in the transport")
+            self._transport.abort()
+            return
+        self._after_events()
+        self._schedule_flush()
+
+    def eof_received(self) -> bool:
+        return False  # close our side too; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self._abort_streams(f"connection lost{f': {exc}' if exc else ''}")
+        for waiter in self._writable_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        for future in self._pings.values():
+            if not future.done():
+                future.set_exception(ConnectionError("connection lost"))
+        if not self._closed.done():
+            self._closed.set_result(None)
+        self._wake_idle()
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        waiters, self._writable_waiters = self._writable_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _wait_writable(self) -> None:
+        while self._write_paused and self._transport is not None:
+            waiter = self._loop.create_future()
+            self._writable_waiters.append(waiter)
+            await waiter
+
+    # --- writing ---
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        data = self._core.data_to_send()
+        if data and self._transport is not None:
+            self._transport.write(data)
+        if self._finishing:
+            self._finishing = [stream for stream in self._finishing if not stream._check_finished()]
+
+    # --- events ---
+
+    def _on_stream_event(self, event: events.StreamEvent) -> None:
+        stream = self._streams.get(event.stream_id)
+        if stream is not None:
+            stream._deliver(event)
+
+    def _on_stream_end(self, event: events.StreamEvent) -> None:
+        stream = self._streams.get(event.stream_id)
+        if stream is not None:
+            stream._terminate(event)
+
+    def _on_drained(self, event: events.SendQueueDrained) -> None:
+        stream = self._streams.get(event.stream_id)
+        if stream is not None:
+            stream._wake_drain_waiter()
+
+    def _on_ping_ack(self, event: events.PingAcknowledged) -> None:
+        future = self._pings.pop(event.data, None)
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    def _on_goaway(self, event: events.ConnectionTerminated) -> None:
+        self.goaway = event
+
+    def _on_connection_failed(self, event: events.ConnectionFailed) -> None:
+        logger.warning("HTTP/2 connection error with %s: %s", self.peer, event.message)
+        self._abort_streams(f"connection error: {event.message}")
+        self._flush()  # the GOAWAY h2 queued
+        if self._transport is not None:
+            self._transport.close()
+
+    def _after_events(self) -> None:
+        """Hook run after each batch of events."""
+
+    def _stream_finished(self, stream: _Stream) -> None:
+        self._streams.pop(stream.stream_id, None)
+        if not self._streams:
+            self._wake_idle()
+
+    def _core_has(self, stream_id: int) -> bool:
+        return stream_id in self._core._streams
+
+    def _abort_streams(self, reason: str) -> None:
+        for stream in list(self._streams.values()):
+            stream._abort(self._lost_status, reason)
+
+    _lost_status = StatusCode.UNAVAILABLE
+
+    # --- connection actions ---
+
+    @property
+    def is_closed(self) -> bool:
+        return self._transport is None
+
+    async def ping(self, timeout: float | None = None) -> float:
+        """Send PING and wait for its ACK; return the round-trip time in seconds."""
+        if self._transport is None:
+            raise ConnectionError("connection is closed")
+        started = time.monotonic()
+        data = self._core.ping()
+        future = self._pings[data] = self._loop.create_future()
+        self._flush()
+        try:
+            await asyncio.wait_for(future, timeout)
+        finally:
+            self._pings.pop(data, None)
+        return time.monotonic() - started
+
+    async def _wait_idle(self, timeout: float | None) -> bool:
+        """Wait until no stream is open (or the connection is gone); False on timeout."""
+        deadline = None if timeout is None else self._loop.time() + timeout
+        while self._streams and self._transport is not None:
+            self._idle_waiter = self._loop.create_future()
+            remaining = None if deadline is None else deadline - self._loop.time()
+            if remaining is not None and remaining <= 0:
+                return False
+            try:
+                await asyncio.wait_for(asyncio.shield(self._idle_waiter), remaining)
+            except asyncio.TimeoutError:
+                return False
+        return True
+
+    def _wake_idle(self) -> None:
+        waiter = self._idle_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait_closed(self) -> None:
+        """Wait until the socket is closed."""
+        await asyncio.shield(self._closed)
+
+    def abort(self) -> None:
+        """Drop the connection at once: every call ends as if the network failed."""
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _close_transport(self) -> None:
+        self._flush()
+        if self._transport is not None:
+            self._transport.close()
+
+
+class ClientTransport(_Transport):
+    """A client connection: starts calls (`start_call`) and carries them."""
+
+    def __init__(self, core: ClientConnection, *, authority: str, scheme: str) -> None:
+        super().__init__(core)
+        self.authority = authority
+        self.scheme = scheme
+        self._slot_waiters: collections.deque[asyncio.Future] = collections.deque()
+
+    async def start_call(
+        self,
+        path: str,
+        *,
+        timeout: float | None = None,
+        metadata: Iterable[tuple[str, str | bytes]] = (),
+        encoding: str | None = None,
+        authority: str | None = None,
+        max_receive_message_length: int | None = None,
+        **header_options,
+    ) -> ClientStream:
+        """Open a stream with the Request-Headers of one call.
+
+        Waits while the server's SETTINGS_MAX_CONCURRENT_STREAMS is reached.
+        Raises StreamTerminated (UNAVAILABLE) if the connection is closed or
+        going away: the call may be retried on another connection.
+        """
+        core: ClientConnection = self._core
+        while core.available_streams <= 0:
+            await self._wait_for_slot()
+        self._check_usable()
+        if self._write_paused:
+            await self._wait_writable()
+            self._check_usable()
+        try:
+            stream_id = core.start_call(
+                path, authority=authority or self.authority, scheme=self.scheme,
+                timeout=timeout, metadata=metadata, encoding=encoding,
+                max_receive_message_length=max_receive_message_length, **header_options,
+            )
+        except ProtocolError as error:
+            raise StreamTerminated(error.message, status=error.status) from None
+        stream = self._streams[stream_id] = ClientStream(self, stream_id)
+        self._schedule_flush()
+        return stream
+
+    def _check_usable(self) -> None:
+        if self._transport is None:
+            raise StreamTerminated("the connection is closed", status=StatusCode.UNAVAILABLE)
+        if self.goaway is not None:
+            raise StreamTerminated(
+                "the server sent GOAWAY: no new calls on this connection", status=StatusCode.UNAVAILABLE,
+            )
+
+    async def _wait_for_slot(self) -> None:
+        self._check_usable()
+        waiter = self._loop.create_future()
+        self._slot_waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if not waiter.done() or waiter.cancelled():
+                try:
+                    self._slot_waiters.remove(waiter)
+                except ValueError:
+                    pass
+        self._check_usable()
+
+    def _wake_slot_waiters(self) -> None:
+        available = self._core.available_streams
+        if self._transport is None or self.goaway is not None:
+            available = len(self._slot_waiters)  # wake them all: they will fail
+        while available > 0 and self._slot_waiters:
+            waiter = self._slot_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                available -= 1
+
+    def _after_events(self) -> None:
+        if self._slot_waiters:
+            self._wake_slot_waiters()
+        if self.goaway is not None and not self._streams:
+            self._close_transport()
+
+    def _stream_finished(self, stream: _Stream) -> None:
+        super()._stream_finished(stream)
+        if self._slot_waiters:
+            self._loop.call_soon(self._wake_slot_waiters)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self._wake_slot_waiters()
+
+    _lost_status = StatusCode.UNAVAILABLE  # PROTOCOL-HTTP2.md, "Connection failure"
+
+    async def close(self, grace: float | None = None) -> None:
+        """Close the connection: GOAWAY, then the socket.
+
+        With `grace`, calls in flight get that many seconds to finish first;
+        calls still open after it are cancelled (RST_STREAM CANCEL).
+        """
+        if self._transport is not None and grace:
+            await self._wait_idle(grace)
+        for stream in list(self._streams.values()):
+            stream.reset()
+        if self._transport is not None:
+            self._core.goaway(Http2ErrorCode.NO_ERROR, last_stream_id=0)
+            self._close_transport()
+        await self.wait_closed()
+
+    async def __aenter__(self) -> ClientTransport:
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.close()
+
+
+class ServerTransport(_Transport):
+    """One accepted connection on the server: runs the handler once per call."""
+
+    _lost_status = StatusCode.CANCELLED  # PROTOCOL-HTTP2.md, "Connection failure"
+
+    def __init__(self, core: ServerConnection, handler: Handler, server: Server | None = None) -> None:
+        super().__init__(core)
+        self._handler = handler
+        self._server = server
+        self._handlers[events.RequestReceived] = self._on_request
+        self._closing = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)
+        if self._server is not None:
+            self._server._transports.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self._server is not None:
+            self._server._transports.discard(self)
+
+    def _on_request(self, event: events.RequestReceived) -> None:
+        stream = ServerStream(self, event.stream_id, event.head)
+        self._streams[event.stream_id] = stream
+        task = self._loop.create_task(self._run_handler(stream))
+        stream._task = task
+
+    async def _run_handler(self, stream: ServerStream) -> None:
+        try:
+            await self._handler(stream)
+        except asyncio.CancelledError:
+            if stream.terminal is None:  # cancelled from outside, not by the peer
+                stream.reset()
+            return
+        except StreamTerminated:
+            return  # the call ended under the handler: nothing left to answer
+        except Exception as error:  # doc/statuscodes.md: "Application throws an exception" -> UNKNOWN
+            logger.exception("handler failed on stream %d", stream.stream_id)
+            await stream.send_trailers(StatusCode.UNKNOWN, f"handler failed: {type(error).__name__}")
+            return
+        await stream.send_trailers(StatusCode.OK)  # a handler that returned said nothing else
+
+    def _on_stream_end(self, event: events.StreamEvent) -> None:
+        stream = self._streams.get(event.stream_id)
+        if stream is None:
+            return
+        stream._terminate(event)
+        task = stream._task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()  # the client cancelled, or the call failed: stop the handler
+
+    def _abort_streams(self, reason: str) -> None:
+        for stream in list(self._streams.values()):
+            stream._abort(self._lost_status, reason)
+            task = stream._task
+            if task is not None and not task.done():
+                task.cancel()
+
+    def _after_events(self) -> None:
+        if self._closing and not self._streams:
+            self._close_transport()
+
+    async def close(self, grace: float | None = DEFAULT_CLOSE_GRACE) -> None:
+        """Graceful shutdown: GOAWAY, calls in flight finish within `grace`, then close."""
+        if self._transport is None:
+            return
+        self._closing = True
+        self._core.goaway(Http2ErrorCode.NO_ERROR, last_stream_id=HIGHEST_STREAM_ID)
+        try:
+            await self.ping(timeout=min(GOAWAY_PING_TIMEOUT, grace or GOAWAY_PING_TIMEOUT))
+        except (asyncio.TimeoutError, ConnectionError):
+            pass
+        if self._transport is not None:
+            self._core.goaway(Http2ErrorCode.NO_ERROR)
+            self._flush()
+            await self._wait_idle(grace)
+        for stream in list(self._streams.values()):
+            stream.reset()
+        self._close_transport()
+        await self.wait_closed()
+
+
+# --- Servers -------------------------------------------------------------------------
+
+
+class Server:
+    """A listening socket whose connections run `handler` once per call."""
+
+    def __init__(self, handler: Handler, core_settings: dict) -> None:
+        self._handler = handler
+        self._core_settings = core_settings
+        self._transports: set[ServerTransport] = set()
+        self._server: asyncio.AbstractServer | None = None
+
+    def _protocol(self) -> ServerTransport:
+        return ServerTransport(ServerConnection(**self._core_settings), self._handler, self)
+
+    @property
+    def sockets(self):
+        return self._server.sockets if self._server is not None else ()
+
+    @property
+    def port(self) -> int:
+        """The TCP port listened on (handy with port 0)."""
+        return self.sockets[0].getsockname()[1]
+
+    @property
+    def connections(self) -> frozenset[ServerTransport]:
+        return frozenset(self._transports)
+
+    async def close(self, grace: float | None = DEFAULT_CLOSE_GRACE) -> None:
+        """Stop accepting, then shut every connection down gracefully."""
+        if self._server is not None:
+            self._server.close()
+        await asyncio.gather(*(transport.close(grace) for transport in list(self._transports)))
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def __aenter__(self) -> Server:
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        await self.close()
+
+
+async def start_server(handler: Handler, host: str | None = "127.0.0.1", port: int = 0, *,
+                       ssl=None, **core_settings) -> Server:
+    """Listen on TCP; `core_settings` go to `ServerConnection` (limits, windows)."""
+    server = Server(handler, core_settings)
+    loop = asyncio.get_running_loop()
+    server._server = await loop.create_server(server._protocol, host, port, ssl=ssl)
+    return server
+
+
+async def start_unix_server(handler: Handler, path: str, *, ssl=None, **core_settings) -> Server:
+    """Listen on a Unix socket at `path`."""
+    server = Server(handler, core_settings)
+    loop = asyncio.get_running_loop()
+    server._server = await loop.create_unix_server(server._protocol, path, ssl=ssl)
+    return server
+
+
+# --- Clients -------------------------------------------------------------------------
+
+
+async def connect(host: str, port: int, *, ssl=None, server_hostname: str | None = None,
+                  authority: str | None = None, **core_settings) -> ClientTransport:
+    """Open a client connection over TCP (TLS if `ssl` is an SSLContext with ALPN h2)."""
+    loop = asyncio.get_running_loop()
+    authority = authority or (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    scheme = "https" if ssl else "http"
+    _, transport = await loop.create_connection(
+        lambda: ClientTransport(ClientConnection(**core_settings), authority=authority, scheme=scheme),
+        host, port, ssl=ssl, server_hostname=server_hostname if ssl else None,
+    )
+    return transport
+
+
+async def connect_unix(path: str, *, authority: str = "localhost", ssl=None,
+                       **core_settings) -> ClientTransport:
+    """Open a client connection over a Unix socket."""
+    loop = asyncio.get_running_loop()
+    _, transport = await loop.create_unix_connection(
+        lambda: ClientTransport(ClientConnection(**core_settings), authority=authority,
+                                scheme="https" if ssl else "http"),
+        path, ssl=ssl,
+    )
+    return transport
