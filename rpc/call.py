@@ -1,0 +1,439 @@
+"""Client calls: one object per call, for each of the four call patterns.
+
+Spec: doc/PROTOCOL-HTTP2.md (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md)
+for the exchange, and its "Deadlines and cancellation" rules as SPEC.md
+summarises them:
+
+- the deadline travels as grpc-timeout, and when it passes the client resets
+  the stream (RST_STREAM CANCEL) and reports DEADLINE_EXCEEDED itself, even if
+  the server's own cancellation arrived first;
+- ``cancel()`` resets the stream and the call ends CANCELLED;
+- a unary response must be exactly one message: anything else is UNIMPLEMENTED
+  (doc/statuscodes.md), and a response that does not parse is INTERNAL.
+
+The call objects have grpc.aio's shapes: ``await call`` for a unary response,
+``async for response in call`` (or ``await call.read()``) for a stream,
+``await call.write(request)`` and ``await call.done_writing()`` for a request
+stream, and ``await call.initial_metadata()``, ``trailing_metadata()``,
+``code()``, ``details()``, ``cancel()`` on every one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, AsyncIterable, Callable, Iterable
+
+from transport.driver import ClientStream, StreamTerminated
+from transport.errors import ProtocolError
+from transport.status import StatusCode
+
+from .interceptors import ClientCallDetails
+from .status import RpcError
+
+__all__ = [
+    "Call",
+    "UnaryUnaryCall",
+    "UnaryStreamCall",
+    "StreamUnaryCall",
+    "StreamStreamCall",
+    "EOF",
+]
+
+logger = logging.getLogger(__name__)
+
+CANCELLED_DETAILS = "Locally cancelled by application!"
+DEADLINE_DETAILS = "Deadline Exceeded"
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+
+class _EndOfStream:
+    """What ``read()`` returns once the server has sent its last message."""
+
+    def __repr__(self) -> str:
+        return "EOF"
+
+
+EOF = _EndOfStream()
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """How the call ended."""
+
+    code: StatusCode
+    details: str
+    trailing_metadata: tuple = ()
+    status_details: bytes | None = None
+    locally_cancelled: bool = False
+
+
+class Call:
+    """What every call shares: its stream, its deadline, and how it ended."""
+
+    def __init__(self, channel: Any, details: ClientCallDetails,
+                 serializer: Callable[[Any], bytes] | None,
+                 deserializer: Callable[[bytes], Any] | None) -> None:
+        self._channel = channel
+        self._details = details
+        self._serialize = serializer
+        self._deserialize = deserializer
+        self._loop = asyncio.get_running_loop()
+        self._stream: ClientStream | None = None
+        self._outcome: _Outcome | None = None
+        self._done = self._loop.create_future()
+        self._headers = self._loop.create_future()   # initial metadata, once known
+        self._receive_lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task] = []
+        self._callbacks: list[Callable[[Call], None]] = []
+        timeout = details.timeout
+        self._deadline = None if timeout is None else self._loop.time() + timeout
+        self._timer = None if timeout is None else self._loop.call_later(timeout, self._expire)
+
+    # --- the stream -----------------------------------------------------------
+
+    async def _open(self, *, first_message: bytes | None = None) -> ClientStream:
+        """Open the call's stream; with ``first_message``, send it and half-close."""
+        try:
+            transport = await self._channel._connection()
+            stream = await transport.start_call(
+                self._details.method,
+                timeout=self._remaining(),
+                metadata=self._details.metadata,
+                encoding=self._details.compression or self._channel._compression,
+            )
+        except (StreamTerminated, ProtocolError) as error:
+            self._finish(_Outcome(error.status, error.message))
+            raise self._error() from None
+        except OSError as error:   # the connection could not be made
+            self._finish(_Outcome(StatusCode.UNAVAILABLE, f"failed to connect: {error}"))
+            raise self._error() from None
+        self._stream = stream
+        if self._outcome is not None:    # cancelled or expired while opening
+            stream.reset()
+            raise self._error()
+        if first_message is not None:
+            await self._send(first_message, end=True)
+        return stream
+
+    def _remaining(self) -> float | None:
+        if self._deadline is None:
+            return None
+        return max(0.0, self._deadline - self._loop.time())
+
+    async def _send(self, data: bytes, *, end: bool = False) -> None:
+        try:
+            await self._stream.send_message(data, end=end)
+        except StreamTerminated:
+            await self._collect_outcome()
+            raise self._error() from None
+        except ProtocolError as error:          # over the send limit
+            self._abandon(error.status, error.message)
+            raise self._error() from None
+
+    def _serialize_request(self, request: Any) -> bytes:
+        if self._serialize is None:
+            return request
+        try:
+            return self._serialize(request)
+        except Exception as error:
+            self._abandon(StatusCode.INTERNAL, f"failed to serialize the request: {error}")
+            raise self._error() from None
+
+    async def _read_message(self) -> Any:
+        """The next response, or EOF once the trailers have come (the call is then over)."""
+        stream = self._stream
+        head = await stream.receive_headers()
+        self._set_headers(head.metadata if head is not None else ())
+        data = await stream.receive_message()
+        if data is None:
+            await self._collect_outcome()
+            return EOF
+        if self._deserialize is None:
+            return data
+        try:
+            return self._deserialize(data)
+        except Exception as error:   # doc/statuscodes.md: a response that fails to parse -> INTERNAL
+            self._abandon(StatusCode.INTERNAL, f"failed to parse the response: {error}")
+            return EOF
+
+    async def _collect_outcome(self) -> None:
+        """Wait for the trailers (or the reset) and record how the call ended."""
+        trailers = await self._stream.receive_trailers()
+        self._set_headers(())
+        code, details = trailers.status, trailers.message
+        if code == StatusCode.CANCELLED and self._deadline_passed():
+            code, details = StatusCode.DEADLINE_EXCEEDED, DEADLINE_DETAILS
+        metadata = trailers.metadata
+        if trailers.status_details is not None:    # as grpcio shows it, for rpc_status helpers
+            metadata = metadata + ((STATUS_DETAILS_KEY, trailers.status_details),)
+        self._finish(_Outcome(code, details, metadata, trailers.status_details))
+
+    def _deadline_passed(self) -> bool:
+        return self._deadline is not None and self._loop.time() >= self._deadline
+
+    # --- ending --------------------------------------------------------------------
+
+    def _finish(self, outcome: _Outcome) -> None:
+        """Record the outcome (the first one wins) and wake whoever waits for it."""
+        if self._outcome is not None:
+            return
+        self._outcome = outcome
+        if self._timer is not None:
+            self._timer.cancel()
+        self._set_headers(())
+        self._done.set_result(outcome)
+        for callback in self._callbacks:
+            self._loop.call_soon(callback, self)
+
+    def _abandon(self, code: StatusCode, details: str, *, locally_cancelled: bool = False) -> None:
+        """End the call from this side: the status, RST_STREAM(CANCEL), stop our tasks."""
+        self._finish(_Outcome(code, details, locally_cancelled=locally_cancelled))
+        if self._stream is not None:
+            self._stream.reset()
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+
+    def _expire(self) -> None:
+        self._timer = None
+        if self._outcome is None:
+            self._abandon(StatusCode.DEADLINE_EXCEEDED, DEADLINE_DETAILS)
+
+    def _set_headers(self, metadata: tuple) -> None:
+        if not self._headers.done():
+            self._headers.set_result(tuple(metadata))
+
+    def _error(self) -> BaseException:
+        """The exception a caller gets for the call's outcome."""
+        outcome = self._outcome
+        if outcome.locally_cancelled:
+            return asyncio.CancelledError()
+        return RpcError(
+            outcome.code, outcome.details,
+            initial_metadata=self._headers.result() if self._headers.done() else (),
+            trailing_metadata=outcome.trailing_metadata,
+            status_details=outcome.status_details,
+        )
+
+    def _raise_if_failed(self) -> None:
+        if self._outcome is not None and self._outcome.code != StatusCode.OK:
+            raise self._error()
+
+    # --- what the caller may ask -------------------------------------------------------
+
+    def cancel(self) -> bool:
+        """Cancel the call (RST_STREAM CANCEL); False if it had already ended."""
+        if self._outcome is not None:
+            return False
+        self._abandon(StatusCode.CANCELLED, CANCELLED_DETAILS, locally_cancelled=True)
+        return True
+
+    def cancelled(self) -> bool:
+        return self._outcome is not None and self._outcome.code == StatusCode.CANCELLED
+
+    def done(self) -> bool:
+        return self._outcome is not None
+
+    def time_remaining(self) -> float | None:
+        return self._remaining()
+
+    def add_done_callback(self, callback: Callable[[Call], None]) -> None:
+        if self._outcome is not None:
+            self._loop.call_soon(callback, self)
+        else:
+            self._callbacks.append(callback)
+
+    async def initial_metadata(self) -> tuple:
+        """The server's response-header metadata (empty for a Trailers-Only answer)."""
+        if not self._headers.done() and self._stream is not None and not self._receive_lock.locked():
+            async with self._receive_lock:
+                if not self._headers.done():
+                    head = await self._stream.receive_headers()
+                    self._set_headers(head.metadata if head is not None else ())
+        return await asyncio.shield(self._headers)
+
+    async def trailing_metadata(self) -> tuple:
+        return (await asyncio.shield(self._done)).trailing_metadata
+
+    async def code(self) -> StatusCode:
+        return (await asyncio.shield(self._done)).code
+
+    async def details(self) -> str:
+        return (await asyncio.shield(self._done)).details
+
+    async def wait_for_connection(self) -> None:
+        """Wait until the call's stream is open (or the call has ended)."""
+        while self._stream is None and self._outcome is None:
+            await asyncio.sleep(0)
+
+    def _start(self, coroutine: Any) -> asyncio.Task:
+        task = self._loop.create_task(coroutine)
+        self._tasks.append(task)
+        task.add_done_callback(_consume_exception)
+        return task
+
+
+def _consume_exception(task: asyncio.Task) -> None:
+    """Exceptions of our tasks reach the caller another way; don't log them twice."""
+    if not task.cancelled():
+        task.exception()
+
+
+# --- unary responses ------------------------------------------------------------------
+
+
+class _UnaryResponseMixin:
+    async def _unary_response(self) -> Any:
+        """Exactly one response message, then the trailers."""
+        async with self._receive_lock:
+            response = await self._read_message()
+            if response is EOF:
+                self._raise_if_failed()
+                self._missing_response()
+            extra = await self._read_message()
+            if extra is not EOF:
+                self._abandon(StatusCode.UNIMPLEMENTED,
+                              "expected one response message, got more than one")
+            self._raise_if_failed()
+            return response
+
+    def _missing_response(self) -> None:
+        self._abandon(StatusCode.UNIMPLEMENTED, "expected one response message, got none")
+        raise self._error()
+
+    async def _await_task(self) -> Any:
+        try:
+            return await asyncio.shield(self._task)
+        except asyncio.CancelledError:
+            if self._outcome is not None and not self._outcome.locally_cancelled \
+                    and self._task.cancelled():
+                raise self._error() from None
+            raise
+
+    def __await__(self):
+        return self._await_task().__await__()
+
+
+class UnaryUnaryCall(_UnaryResponseMixin, Call):
+    """One request, one response: ``response = await call``."""
+
+    def __init__(self, channel, details, serializer, deserializer, request: Any) -> None:
+        super().__init__(channel, details, serializer, deserializer)
+        self._task = self._start(self._run(request))
+
+    async def _run(self, request: Any) -> Any:
+        await self._open(first_message=self._serialize_request(request))
+        return await self._unary_response()
+
+
+class StreamUnaryCall(_UnaryResponseMixin, Call):
+    """A request stream, one response: ``write``/``done_writing``, then ``await call``."""
+
+    def __init__(self, channel, details, serializer, deserializer,
+                 request_iterator: Iterable | AsyncIterable | None) -> None:
+        super().__init__(channel, details, serializer, deserializer)
+        self._opening = self._start(self._open())
+        self._writer = None if request_iterator is None else self._start(
+            _write_all(self, request_iterator))
+        self._task = self._start(self._run())
+
+    async def _run(self) -> Any:
+        await self._opening
+        return await self._unary_response()
+
+
+# --- streamed responses -----------------------------------------------------------------
+
+
+class _StreamResponseMixin:
+    async def read(self) -> Any:
+        """The next response message, or ``rpc.EOF`` after the last one."""
+        if self._outcome is not None and self._stream is None:
+            raise self._error()
+        await self._stream_ready()
+        async with self._receive_lock:
+            if self._outcome is not None and self._outcome.code != StatusCode.OK:
+                raise self._error()
+            response = await self._read_message()
+        if response is EOF:
+            self._raise_if_failed()
+        return response
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> Any:
+        response = await self.read()
+        if response is EOF:
+            raise StopAsyncIteration
+        return response
+
+    async def _stream_ready(self) -> ClientStream:
+        try:
+            return await asyncio.shield(self._opening)
+        except asyncio.CancelledError:
+            if self._outcome is not None:
+                raise self._error() from None
+            raise
+
+
+class UnaryStreamCall(_StreamResponseMixin, Call):
+    """One request, a stream of responses: ``async for response in call``."""
+
+    def __init__(self, channel, details, serializer, deserializer, request: Any) -> None:
+        super().__init__(channel, details, serializer, deserializer)
+        self._opening = self._start(self._open(first_message=self._serialize_request(request)))
+
+
+class StreamStreamCall(_StreamResponseMixin, Call):
+    """Both streams: ``write``/``done_writing`` and ``read``/``async for``, independently."""
+
+    def __init__(self, channel, details, serializer, deserializer,
+                 request_iterator: Iterable | AsyncIterable | None) -> None:
+        super().__init__(channel, details, serializer, deserializer)
+        self._opening = self._start(self._open())
+        self._writer = None if request_iterator is None else self._start(
+            _write_all(self, request_iterator))
+
+
+# --- request streams ------------------------------------------------------------------
+
+
+class _Writer:
+    async def write(self, request: Any) -> None:
+        """Send one request message (waits while the server's window is full)."""
+        stream = await self._stream_ready()
+        self._raise_if_failed()
+        await self._send(self._serialize_request(request))
+        del stream
+
+    async def done_writing(self) -> None:
+        """Half-close: no more requests."""
+        stream = await self._stream_ready()
+        stream.end()
+
+
+async def _write_all(call: Any, requests: Iterable | AsyncIterable) -> None:
+    """Send every request of an iterator, then half-close."""
+    try:
+        if hasattr(requests, "__aiter__"):
+            async for request in requests:
+                await call.write(request)
+        else:
+            for request in requests:
+                await call.write(request)
+        await call.done_writing()
+    except (RpcError, asyncio.CancelledError):
+        raise
+    except Exception as error:   # the application's iterator failed: the call cannot go on
+        logger.exception("request iterator raised")
+        call._abandon(StatusCode.CANCELLED, f"request iterator raised {type(error).__name__}")
+
+
+for _cls in (StreamUnaryCall, StreamStreamCall):
+    _cls.write = _Writer.write
+    _cls.done_writing = _Writer.done_writing
+StreamUnaryCall._stream_ready = _StreamResponseMixin._stream_ready

@@ -1,0 +1,246 @@
+"""The Channel: a client's connection to one server, and the calls made on it.
+
+Spec: doc/naming.md (https://github.com/grpc/grpc/blob/master/doc/naming.md)
+for the targets understood here, and doc/PROTOCOL-HTTP2.md for what the calls
+send. One channel holds one HTTP/2 connection, opened on first use and
+opened again if it is lost or the server sends GOAWAY; every call is a stream
+on it.
+
+    async with rpc.Channel("localhost:50051") as channel:
+        stub = ecommerce.ProductInfoStub(channel)
+        product_id = await stub.addProduct(product, timeout=1.0)
+
+The four factories ``unary_unary``, ``unary_stream``, ``stream_unary`` and
+``stream_stream`` have grpcio's names and arguments, so generated stubs of
+either library work on a channel of this one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable, Sequence
+
+from transport import driver
+from transport.framing import DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH, DEFAULT_MAX_SEND_MESSAGE_LENGTH
+from transport.status import StatusCode
+
+from .call import StreamStreamCall, StreamUnaryCall, UnaryStreamCall, UnaryUnaryCall
+from .interceptors import CLIENT_INTERCEPTOR_METHODS, ClientCallDetails
+from .service import Cardinality
+
+__all__ = ["Channel", "parse_target"]
+
+DEFAULT_PORT = 443   # doc/naming.md: "port ... defaults to 443"
+
+
+def parse_target(target: str) -> tuple[str, Any]:
+    """A target name -> ("tcp", (host, port)) or ("unix", path).
+
+    Understood: "host:port", "[::1]:port", "dns:///host:port", "ipv4:a.b.c.d:port",
+    "ipv6:[::1]:port", "unix:/path" and "unix:///path".
+    """
+    if target.startswith("unix:"):
+        path = target[len("unix:"):]
+        return "unix", ("/" + path.lstrip("/")) if path.startswith("//") else path
+    for scheme in ("dns:///", "dns:", "ipv4:", "ipv6:"):
+        if target.startswith(scheme):
+            target = target[len(scheme):].split(",")[0]
+            break
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit() or (host.count(":") and not host.startswith("[")):
+        host, port = target, str(DEFAULT_PORT)
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    return "tcp", (host, int(port))
+
+
+class Channel:
+    """A client's connection to one target, shared by every call made on it."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        interceptors: Sequence[Any] = (),
+        max_receive_message_length: int = DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH,
+        max_send_message_length: int = DEFAULT_MAX_SEND_MESSAGE_LENGTH,
+        compression: str | None = None,
+        ssl: Any = None,
+        server_hostname: str | None = None,
+        authority: str | None = None,
+        **transport_settings: Any,
+    ) -> None:
+        self.target = target
+        self._address = parse_target(target)
+        self._interceptors = list(interceptors)
+        self._compression = compression
+        self._ssl = ssl
+        self._server_hostname = server_hostname
+        self._authority = authority
+        self._settings = dict(
+            max_receive_message_length=max_receive_message_length,
+            max_send_message_length=max_send_message_length,
+            **transport_settings,
+        )
+        self._transport: driver.ClientTransport | None = None
+        self._connecting: asyncio.Lock | None = None
+        self._closed = False
+
+    # --- the connection ---------------------------------------------------------
+
+    async def _connection(self) -> driver.ClientTransport:
+        """The open connection, made (again) if there is none that can take calls."""
+        transport = self._transport
+        if transport is not None and not transport.is_closed and transport.goaway is None:
+            return transport
+        if self._closed:
+            raise driver.StreamTerminated("the channel is closed", status=StatusCode.UNAVAILABLE)
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            transport = self._transport
+            if transport is None or transport.is_closed or transport.goaway is not None:
+                self._transport = await self._connect()
+            return self._transport
+
+    async def _connect(self) -> driver.ClientTransport:
+        kind, address = self._address
+        if kind == "unix":
+            return await driver.connect_unix(
+                address, ssl=self._ssl, authority=self._authority or "localhost",
+                **self._settings)
+        host, port = address
+        return await driver.connect(
+            host, port, ssl=self._ssl, server_hostname=self._server_hostname or host,
+            authority=self._authority, **self._settings)
+
+    async def channel_ready(self) -> None:
+        """Connect now rather than on the first call."""
+        await self._connection()
+
+    async def close(self, grace: float | None = None) -> None:
+        """Close the connection; calls in flight get ``grace`` seconds, then are cancelled."""
+        self._closed = True
+        if self._transport is not None:
+            await self._transport.close(grace)
+            self._transport = None
+
+    async def __aenter__(self) -> "Channel":
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.close()
+
+    # --- the four factories --------------------------------------------------------
+
+    def unary_unary(self, method: str, request_serializer: Callable | None = None,
+                    response_deserializer: Callable | None = None, **_: Any) -> "MultiCallable":
+        return MultiCallable(self, method, Cardinality.UNARY_UNARY,
+                             request_serializer, response_deserializer)
+
+    def unary_stream(self, method: str, request_serializer: Callable | None = None,
+                     response_deserializer: Callable | None = None, **_: Any) -> "MultiCallable":
+        return MultiCallable(self, method, Cardinality.UNARY_STREAM,
+                             request_serializer, response_deserializer)
+
+    def stream_unary(self, method: str, request_serializer: Callable | None = None,
+                     response_deserializer: Callable | None = None, **_: Any) -> "MultiCallable":
+        return MultiCallable(self, method, Cardinality.STREAM_UNARY,
+                             request_serializer, response_deserializer)
+
+    def stream_stream(self, method: str, request_serializer: Callable | None = None,
+                      response_deserializer: Callable | None = None, **_: Any) -> "MultiCallable":
+        return MultiCallable(self, method, Cardinality.STREAM_STREAM,
+                             request_serializer, response_deserializer)
+
+
+_CALL_CLASSES = {
+    Cardinality.UNARY_UNARY: UnaryUnaryCall,
+    Cardinality.UNARY_STREAM: UnaryStreamCall,
+    Cardinality.STREAM_UNARY: StreamUnaryCall,
+    Cardinality.STREAM_STREAM: StreamStreamCall,
+}
+
+
+class MultiCallable:
+    """One method of a channel: calling it makes a call.
+
+    ``stub.Method(request, timeout=, metadata=, compression=)`` for unary
+    requests; ``stub.Method(request_iterator=None, ...)`` for streamed ones
+    (without an iterator, write to the call and ``done_writing()``).
+    """
+
+    def __init__(self, channel: Channel, method: str, cardinality: Cardinality,
+                 serializer: Callable | None, deserializer: Callable | None) -> None:
+        self._channel = channel
+        self._method = method
+        self._cardinality = cardinality
+        self._serializer = serializer
+        self._deserializer = deserializer
+        interface, name = CLIENT_INTERCEPTOR_METHODS[cardinality]
+        self._interceptors = [getattr(i, name) for i in channel._interceptors
+                              if isinstance(i, interface)]
+
+    def __call__(self, request: Any = None, *, timeout: float | None = None,
+                 metadata: Sequence[tuple[str, str | bytes]] | None = None,
+                 compression: str | None = None, wait_for_ready: bool | None = None,
+                 **_: Any) -> Any:
+        details = ClientCallDetails(
+            method=self._method, timeout=timeout, metadata=tuple(metadata or ()),
+            compression=compression, wait_for_ready=wait_for_ready,
+        )
+        if not self._interceptors:
+            return self._make_call(details, request)
+        return _InterceptedCall(self, details, request)
+
+    def _make_call(self, details: ClientCallDetails, request: Any) -> Any:
+        call_class = _CALL_CLASSES[self._cardinality]
+        return call_class(self._channel, details, self._serializer, self._deserializer, request)
+
+    async def _intercepted(self, details: ClientCallDetails, request: Any) -> Any:
+        """Run the interceptors in order; the innermost continuation makes the call."""
+        async def innermost(details, request):
+            return self._make_call(details, request)
+
+        continuation = innermost
+        for intercept in reversed(self._interceptors):
+            continuation = _bind(intercept, continuation)
+        return await continuation(details, request)
+
+
+def _bind(intercept, continuation):
+    async def intercepted(details, request):
+        return await intercept(continuation, details, request)
+    return intercepted
+
+
+class _InterceptedCall:
+    """A call whose interceptors have not run yet: awaiting, reading or writing runs them."""
+
+    def __init__(self, multi: MultiCallable, details: ClientCallDetails, request: Any) -> None:
+        self._task = asyncio.get_running_loop().create_task(multi._intercepted(details, request))
+        self._unary_response = not multi._cardinality.server_streaming
+
+    async def _call(self) -> Any:
+        return await asyncio.shield(self._task)
+
+    def __await__(self):
+        return self._result().__await__()
+
+    async def _result(self) -> Any:
+        call = await self._call()
+        return await call if self._unary_response and hasattr(call, "__await__") else call
+
+    def __aiter__(self):
+        return self._iterate()
+
+    async def _iterate(self):
+        call = await self._call()
+        async for response in call:
+            yield response
+
+    def __getattr__(self, name: str) -> Any:
+        async def forward(*args: Any, **kwargs: Any) -> Any:
+            call = await self._call()
+            result = getattr(call, name)(*args, **kwargs)
+            return await result if asyncio.iscoroutine(result) else result
+        return forward

@@ -1,0 +1,251 @@
+"""The Server: services in, calls served.
+
+Spec: doc/PROTOCOL-HTTP2.md (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md)
+and doc/statuscodes.md for the status the server itself gives when something
+is wrong with a call rather than with the application:
+
+    unknown service or method                  UNIMPLEMENTED
+    not exactly one request for a unary method UNIMPLEMENTED
+    a request that does not parse              INTERNAL
+    the handler raised                         UNKNOWN (the traceback stays in the log)
+    a message over a size limit                RESOURCE_EXHAUSTED (from the transport)
+    the deadline passed                        the handler is cancelled, RST_STREAM(CANCEL)
+
+One ``Server`` listens on one address; each call runs its handler in its own
+task (the transport driver starts it), with a ``ServicerContext``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, AsyncIterator, Sequence
+
+from transport import driver
+from transport.errors import ProtocolError
+from transport.framing import DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH, DEFAULT_MAX_SEND_MESSAGE_LENGTH
+from transport.status import StatusCode
+
+from .context import AbortError, ServicerContext
+from .interceptors import HandlerCallDetails, ServerInterceptor, chain_server_interceptors
+from .service import MethodHandler, method_handlers
+
+__all__ = ["Server", "parse_address"]
+
+logger = logging.getLogger(__name__)
+
+
+class _CallFailed(Exception):
+    """The server ends the call with ``status`` for a reason of its own."""
+
+    def __init__(self, status: StatusCode, details: str) -> None:
+        super().__init__(details)
+        self.status = status
+        self.details = details
+
+
+class Server:
+    """A gRPC server: add services, ``await start(address)``, ``await stop(grace)``."""
+
+    def __init__(
+        self,
+        *,
+        interceptors: Sequence[ServerInterceptor] = (),
+        max_receive_message_length: int = DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH,
+        max_send_message_length: int = DEFAULT_MAX_SEND_MESSAGE_LENGTH,
+        compression: str | None = None,
+        ssl: Any = None,
+        **transport_settings: Any,
+    ) -> None:
+        self._handlers: dict[str, MethodHandler] = {}
+        self._find = chain_server_interceptors(list(interceptors), self._lookup)
+        self._intercepted = bool(interceptors)
+        self._compression = compression
+        self._ssl = ssl
+        self._settings = dict(
+            max_receive_message_length=max_receive_message_length,
+            max_send_message_length=max_send_message_length,
+            **transport_settings,
+        )
+        self._listener: driver.Server | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._stopped: asyncio.Event | None = None
+
+    # --- what it serves ---------------------------------------------------------
+
+    def add_service(self, servicer: Any, service: Any = None) -> None:
+        """Serve every method of a generated ``<Name>Servicer`` subclass instance."""
+        schema = getattr(service, "schema", service)
+        self.add_method_handlers(method_handlers(servicer, schema).values())
+
+    def add_method_handlers(self, handlers: Any) -> None:
+        """Serve hand-made MethodHandlers (raw bytes, grpcio-style generic services)."""
+        for handler in handlers:
+            if handler.path in self._handlers:
+                raise ValueError(f"{handler.path} is already served")
+            self._handlers[handler.path] = handler
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return tuple(self._handlers)
+
+    async def _lookup(self, details: HandlerCallDetails) -> MethodHandler | None:
+        return self._handlers.get(details.method)
+
+    # --- life cycle -------------------------------------------------------------
+
+    async def start(self, address: str = "127.0.0.1:0") -> int:
+        """Listen on ``address`` ("host:port", "[::1]:port", "unix:/path"); return the port."""
+        self._stopped = asyncio.Event()
+        if address.startswith("unix:"):
+            self._listener = await driver.start_unix_server(
+                self._serve, address[len("unix:"):], ssl=self._ssl, **self._settings)
+            return 0
+        host, port = parse_address(address)
+        self._listener = await driver.start_server(
+            self._serve, host, port, ssl=self._ssl, **self._settings)
+        return self._listener.port
+
+    async def stop(self, grace: float | None = None) -> None:
+        """GOAWAY to every client; calls in flight get ``grace`` seconds, then are cancelled."""
+        if self._listener is not None:
+            await self._listener.close(grace)
+            self._listener = None
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=1.0)
+        if self._stopped is not None:
+            self._stopped.set()
+
+    async def wait_closed(self) -> None:
+        """Wait until ``stop()`` has finished."""
+        if self._stopped is not None:
+            await self._stopped.wait()
+
+    async def __aenter__(self) -> "Server":
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.stop(None)
+
+    # --- one call ------------------------------------------------------------------
+
+    async def _serve(self, stream: driver.ServerStream) -> None:
+        """Run one call to its end (the transport calls this in a task per call)."""
+        task = asyncio.current_task()
+        self._tasks.add(task)
+        try:
+            handler = await self._handler_for(stream)
+            if handler is None:
+                await stream.send_trailers(
+                    StatusCode.UNIMPLEMENTED, f"Method not found: {stream.head.path}")
+                return
+            await self._run(stream, handler, task)
+        finally:
+            self._tasks.discard(task)
+
+    async def _handler_for(self, stream: driver.ServerStream) -> MethodHandler | None:
+        if not self._intercepted:
+            return self._handlers.get(stream.head.path)
+        details = HandlerCallDetails(method=stream.head.path,
+                                     invocation_metadata=stream.head.metadata)
+        return await self._find(details)
+
+    async def _run(self, stream: driver.ServerStream, handler: MethodHandler,
+                   task: asyncio.Task) -> None:
+        loop = asyncio.get_running_loop()
+        timeout = stream.head.timeout
+        context = ServicerContext(
+            stream,
+            deadline=None if timeout is None else loop.time() + timeout,
+            compression=self._compression,
+            response_serializer=handler.response_serializer,
+            request_deserializer=handler.request_deserializer,
+        )
+        timer = None if timeout is None else loop.call_later(timeout, _expire, context, task)
+        try:
+            await self._call_behaviour(stream, handler, context)
+        except AbortError:
+            pass
+        except _CallFailed as failure:
+            context._code, context._details = failure.status, failure.details
+        except ProtocolError as error:        # e.g. a response over the send limit
+            if stream.cancelled:
+                raise
+            context._code, context._details = error.status, error.message
+        except (asyncio.CancelledError, driver.StreamTerminated):
+            context._run_done_callbacks()
+            raise
+        except Exception as error:   # doc/statuscodes.md: the application threw -> UNKNOWN
+            logger.exception("handler for %s raised", handler.path)
+            context._code = StatusCode.UNKNOWN
+            context._details = f"Unexpected error in handler: {type(error).__name__}"
+        finally:
+            if timer is not None:
+                timer.cancel()
+        code, details, metadata, status_details = context._status()
+        await stream.send_trailers(code, details, metadata=metadata, status_details=status_details)
+        context._run_done_callbacks()
+
+    async def _call_behaviour(self, stream: driver.ServerStream, handler: MethodHandler,
+                              context: ServicerContext) -> None:
+        cardinality = handler.cardinality
+        if cardinality.client_streaming:
+            request: Any = _request_iterator(stream, handler)
+        else:
+            request = await _single_request(stream, handler)
+        if not cardinality.server_streaming:
+            response = await handler.behaviour(request, context)
+            if context.code() not in (None, StatusCode.OK):
+                return                         # set_code() without abort(): no message
+            if response is None:
+                raise _CallFailed(StatusCode.UNKNOWN, "handler returned no response")
+            await context.write(response)
+            return
+        result = handler.behaviour(request, context)
+        if hasattr(result, "__aiter__"):
+            async for response in result:
+                await context.write(response)
+        else:
+            await result                       # a coroutine writing with context.write()
+
+
+def _expire(context: ServicerContext, task: asyncio.Task) -> None:
+    """The deadline passed: cancel the handler; the transport resets the stream (CANCEL)."""
+    context.deadline_expired = True
+    task.cancel()
+
+
+async def _single_request(stream: driver.ServerStream, handler: MethodHandler) -> Any:
+    """A unary request: exactly one message, then the client's half-close."""
+    data = await stream.receive_message()
+    if data is None:
+        raise _CallFailed(StatusCode.UNIMPLEMENTED, "expected one request message, got none")
+    if await stream.receive_message() is not None:
+        raise _CallFailed(StatusCode.UNIMPLEMENTED,
+                          "expected one request message, got more than one")
+    return _deserialize(handler, data)
+
+
+async def _request_iterator(stream: driver.ServerStream, handler: MethodHandler) -> AsyncIterator[Any]:
+    async for data in stream:
+        yield _deserialize(handler, data)
+
+
+def _deserialize(handler: MethodHandler, data: bytes) -> Any:
+    if handler.request_deserializer is None:
+        return data
+    try:
+        return handler.request_deserializer(data)
+    except Exception as error:   # doc/statuscodes.md: a request that fails to parse -> INTERNAL
+        raise _CallFailed(StatusCode.INTERNAL, f"Failed to parse request: {error}") from None
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """"host:port" or "[v6]:port" -> (host, port); an empty host listens on every address."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"address {address!r} is not host:port")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    return (host or None), int(port)
