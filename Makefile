@@ -15,7 +15,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m wire
+	$(PY) -m services.productinfo.demo
 
 test: $(STAMP)
 	$(PY) -m pytest
