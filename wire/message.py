@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 from .errors import DecodeError, EncodeError, SchemaError
 from .scalars import SCALARS, ScalarType, decode_utf8
 from .schema import EnumSchema, FieldSchema, FieldType, MAP_KEY_TYPES, MessageSchema
-from .varint import decode_varint, encode_varint
+from .varint import MAX_VARINT_LENGTH, UINT64_MASK, encode_varint
 from .wire_format import (
     WireType,
     check_field_number,
@@ -49,7 +49,9 @@ __all__ = ["Message", "message_class", "enum_class", "DEFAULT_RECURSION_LIMIT"]
 # DecodeError, long before Python's own recursion limit.
 DEFAULT_RECURSION_LIMIT = 100
 
-CONTINUATION_BIT = 0x80
+CONTINUATION_BIT = 0x80   # varint: set on every byte but the last
+PAYLOAD_MASK = 0x7F       # varint: the 7 bits of the number in each byte
+PAYLOAD_BITS = 7
 I32_SIZE = 4
 I64_SIZE = 8
 FIXED_SIZES = {WireType.I32: I32_SIZE, WireType.I64: I64_SIZE}
@@ -61,15 +63,29 @@ PRESENCE_REPEATED = "repeated"    # repeated fields and maps: written when not e
 
 
 def _read_varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
-    """A varint that must end by ``end`` (the end of the enclosing message)."""
-    if pos < end:
+    """A varint that must end by ``end`` (the end of the enclosing message).
+
+    One- and two-byte varints (numbers below 16384, tags of fields below 2048)
+    are read before the general loop, which takes at most MAX_VARINT_LENGTH bytes.
+    """
+    if pos + 1 < end:
         byte = data[pos]
         if byte < CONTINUATION_BIT:
             return byte, pos + 1
-    value, pos = decode_varint(data, pos)
-    if pos > end:
-        raise DecodeError("varint runs past the end of its message")
-    return value, pos
+        second = data[pos + 1]
+        if second < CONTINUATION_BIT:
+            return (byte & PAYLOAD_MASK) | (second << PAYLOAD_BITS), pos + 2
+    value = shift = 0
+    stop = min(end, pos + MAX_VARINT_LENGTH)
+    for index in range(pos, stop):
+        byte = data[index]
+        value |= (byte & PAYLOAD_MASK) << shift
+        if byte < CONTINUATION_BIT:
+            return value & UINT64_MASK, index + 1
+        shift += PAYLOAD_BITS
+    if stop - pos == MAX_VARINT_LENGTH:
+        raise DecodeError(f"varint longer than {MAX_VARINT_LENGTH} bytes at offset {pos}")
+    raise DecodeError(f"truncated varint at offset {pos}: it runs past the end of its message")
 
 
 def _read_length(data: bytes, pos: int, end: int, what: str) -> tuple[int, int]:
@@ -276,6 +292,10 @@ class _MessageFieldCodec(_FieldCodec):
         return pos + length
 
 
+_PLAIN_INTEGER_TYPES = frozenset({FieldType.INT32, FieldType.INT64, FieldType.UINT32,
+                                  FieldType.UINT64})
+
+
 class _RepeatedScalarCodec(_FieldCodec):
     """A repeated scalar. Numbers are packed into one LEN record unless the
     schema says otherwise; a reader takes both the packed and unpacked forms."""
@@ -289,6 +309,9 @@ class _RepeatedScalarCodec(_FieldCodec):
         self.len_tag = encode_tag(field.number, WireType.LEN)
         # fixed-width numbers pack and unpack with one struct call: "<3I"
         self.struct_code = element.packer.format[-1] if isinstance(element, _FixedCodec) else None
+        # a one-byte varint of these types is the number itself
+        self.plain_integers = field.type in _PLAIN_INTEGER_TYPES
+        self.closed_enum = getattr(element, "closed", False)
 
     def readers(self):
         number = self.field.number
@@ -325,7 +348,7 @@ class _RepeatedScalarCodec(_FieldCodec):
 
     def append(self, msg: Message, values: list, value: Any) -> None:
         element = self.element
-        if getattr(element, "closed", False) and value not in element.enum_values:
+        if self.closed_enum and value not in element.enum_values:
             element.keep_unknown_number(msg, value)
         else:
             values.append(value)
@@ -341,10 +364,19 @@ class _RepeatedScalarCodec(_FieldCodec):
                                   f"multiple of {self.element.size}")
             values.extend(struct.unpack_from(f"<{count}{self.struct_code}", data, pos))
             return stop
+        if self.plain_integers and max(data[pos:stop], default=0) < CONTINUATION_BIT:
+            values.extend(data[pos:stop])      # every element is a one-byte varint
+            return stop
         read_value = self.element.read_value
+        if self.closed_enum:
+            while pos < stop:
+                value, pos = read_value(data, pos, stop)
+                self.append(msg, values, value)
+            return stop
+        append = values.append
         while pos < stop:
             value, pos = read_value(data, pos, stop)
-            self.append(msg, values, value)
+            append(value)
         return stop
 
 
@@ -457,13 +489,16 @@ def _field_codec(field: FieldSchema, schema: MessageSchema) -> _FieldCodec:
 
 
 def _has_explicit_presence(field: FieldSchema, schema: MessageSchema) -> bool:
-    """Field presence: messages, oneof members, proto3 optional, proto2 singulars."""
-    return (
-        field.type == FieldType.MESSAGE
-        or field.oneof_index is not None
-        or field.proto3_optional
-        or schema.syntax == "proto2"
-    )
+    """Field presence: messages, oneof members, proto3 optional, proto2 singulars.
+
+    A map entry's key and value have none, in proto2 too: a missing one reads
+    as its type's default (language guide, "Maps": "Backwards compatibility").
+    """
+    if field.type == FieldType.MESSAGE:
+        return True
+    if schema.map_entry:
+        return False
+    return field.oneof_index is not None or field.proto3_optional or schema.syntax == "proto2"
 
 
 # --- the per-class codec ----------------------------------------------------
