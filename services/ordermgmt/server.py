@@ -11,6 +11,7 @@ import asyncio
 import signal
 
 import rpc
+from services.standard import add_standard_services
 
 from . import StringValue, ecommerce
 
@@ -80,6 +81,7 @@ async def serve(host: str, port: int) -> None:
     """Serve until SIGINT/SIGTERM, then stop gracefully."""
     server = rpc.Server()
     server.add_service(OrderManagement())
+    standard = add_standard_services(server, ecommerce)   # health and reflection
     bound = await server.start(f"{host}:{port}")
     print(f"OrderManagement server listening on {host}:{bound}", flush=True)
     stop = asyncio.Event()
@@ -87,6 +89,7 @@ async def serve(host: str, port: int) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
+    standard.health.enter_graceful_shutdown()
     await server.stop(grace=1.0)
 
 

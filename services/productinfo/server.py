@@ -12,6 +12,7 @@ import signal
 import uuid
 
 import rpc
+from services.standard import add_standard_services
 
 from . import ecommerce
 
@@ -41,6 +42,7 @@ async def serve(host: str, port: int, ready: asyncio.Event | None = None) -> Non
     """Serve until SIGINT/SIGTERM, then stop gracefully."""
     server = rpc.Server()
     server.add_service(ProductInfo())
+    standard = add_standard_services(server, ecommerce)   # health and reflection
     bound = await server.start(f"{host}:{port}")
     print(f"ProductInfo server listening on {host}:{bound}", flush=True)
     stop = asyncio.Event()
@@ -50,6 +52,7 @@ async def serve(host: str, port: int, ready: asyncio.Event | None = None) -> Non
     if ready is not None:
         ready.set()
     await stop.wait()
+    standard.health.enter_graceful_shutdown()
     await server.stop(grace=1.0)
 
 
