@@ -13,14 +13,17 @@ work against any of our servers with no .proto file in hand: grpcurl and
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import argparse
+import asyncio
+import signal
+from typing import Any, NamedTuple, Sequence
 
 import rpc
 
 from .health import HealthServicer, ServingStatus, health_v1
 from .reflection import DescriptorIndex, enable_reflection
 
-__all__ = ["StandardServices", "add_standard_services"]
+__all__ = ["StandardServices", "add_standard_services", "serve_until_stopped", "server_arguments"]
 
 
 class StandardServices(NamedTuple):
@@ -41,3 +44,38 @@ def add_standard_services(server: rpc.Server, *loaded_files: Any) -> StandardSer
     server.add_service(health)
     index = enable_reflection(server, *loaded_files, health_v1)
     return StandardServices(health, index)
+
+
+async def serve_until_stopped(name: str, servicers: Sequence[Any], loaded_files: Sequence[Any],
+                              host: str, port: int, *, server: rpc.Server | None = None,
+                              ready: asyncio.Event | None = None, grace: float = 1.0) -> None:
+    """Run an example server as a program: serve, then stop gracefully on SIGINT/SIGTERM.
+
+    Prints "<name> server listening on host:port" once listening (port 0 picks
+    one), registers health and reflection, and on a signal turns health to
+    NOT_SERVING before giving calls in flight ``grace`` seconds.
+    """
+    server = server or rpc.Server()
+    for servicer in servicers:
+        server.add_service(servicer)
+    standard = add_standard_services(server, *loaded_files)
+    bound = await server.start(f"{host}:{port}")
+    print(f"{name} server listening on {host}:{bound}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    if ready is not None:
+        ready.set()
+    await stop.wait()
+    standard.health.enter_graceful_shutdown()
+    await server.stop(grace=grace)
+
+
+def server_arguments(description: str, default_port: int,
+                     argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The flags every example server takes: --host (127.0.0.1) and --port."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=default_port)
+    return parser.parse_args(argv)

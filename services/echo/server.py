@@ -6,11 +6,10 @@ the value it was sent.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import signal
 
-import rpc
+
+from ..standard import serve_until_stopped, server_arguments
 
 from . import example
 
@@ -26,25 +25,11 @@ class Echo(example.MyServiceServicer):
 
 async def serve(host: str, port: int, ready: asyncio.Event | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then stop gracefully."""
-    server = rpc.Server()
-    server.add_service(Echo())
-    bound = await server.start(f"{host}:{port}")
-    print(f"Echo server listening on {host}:{bound}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    if ready is not None:
-        ready.set()
-    await stop.wait()
-    await server.stop(grace=1.0)
+    await serve_until_stopped("Echo", [Echo()], [example], host, port, ready=ready)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    args = parser.parse_args(argv)
+    args = server_arguments(__doc__.splitlines()[0], DEFAULT_PORT, argv)
     asyncio.run(serve(args.host, args.port))
 
 

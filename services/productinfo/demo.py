@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import pathlib
 import subprocess
 import sys
 import tempfile

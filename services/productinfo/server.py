@@ -6,13 +6,12 @@ answers NOT_FOUND for an ID it has never given out.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import signal
 import uuid
 
 import rpc
-from services.standard import add_standard_services
+
+from ..standard import serve_until_stopped, server_arguments
 
 from . import ecommerce
 
@@ -40,27 +39,11 @@ class ProductInfo(ecommerce.ProductInfoServicer):
 
 async def serve(host: str, port: int, ready: asyncio.Event | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then stop gracefully."""
-    server = rpc.Server()
-    server.add_service(ProductInfo())
-    standard = add_standard_services(server, ecommerce)   # health and reflection
-    bound = await server.start(f"{host}:{port}")
-    print(f"ProductInfo server listening on {host}:{bound}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    if ready is not None:
-        ready.set()
-    await stop.wait()
-    standard.health.enter_graceful_shutdown()
-    await server.stop(grace=1.0)
+    await serve_until_stopped("ProductInfo", [ProductInfo()], [ecommerce], host, port, ready=ready)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=50051)
-    args = parser.parse_args(argv)
+    args = server_arguments(__doc__.splitlines()[0], 50051, argv)
     asyncio.run(serve(args.host, args.port))
 
 
