@@ -83,6 +83,11 @@ class XrayProxy:
             upstream = await self._connect_upstream(number)
             if upstream is not None:
                 await self._relay(number, client_reader, client_writer, *upstream)
+        except asyncio.CancelledError:
+            # close() cancels connections still open. asyncio's stream server
+            # asks this task for its exception when it ends, and a cancelled
+            # task answers by raising: end normally instead.
+            pass
         finally:
             self._writers.discard(client_writer)
             self._tasks.discard(task)
