@@ -4,6 +4,7 @@ Spec: "ProtoJSON Format", https://protobuf.dev/programming-guides/json/.
 
     to_json(msg) -> str                     from_json(Cls, text) -> msg
     to_dict(msg) -> JSON value              from_dict(Cls, value) -> msg
+                                            loads(text) -> JSON value, read strictly
 
 A message is a JSON object. Its keys are the fields' JSON names (the
 ``json_name`` option, or the field name in lowerCamelCase, as protoc computes
@@ -60,6 +61,7 @@ __all__ = [
     "to_dict",
     "from_json",
     "from_dict",
+    "loads",
     "json_name",
     "make_type_registry",
 ]
@@ -111,7 +113,7 @@ def from_dict(cls: type[Message], value: Any, *, ignore_unknown: bool = False,
 def from_json(cls: type[Message], text: str | bytes | bytearray, *, ignore_unknown: bool = False,
               type_registry: TypeRegistry | None = None) -> Message:
     """A ``cls`` message from JSON text (str, or bytes in UTF-8/16/32)."""
-    value = _load(text, _root_path(cls))
+    value = loads(text, _root_path(cls))
     return from_dict(cls, value, ignore_unknown=ignore_unknown, type_registry=type_registry)
 
 
@@ -146,7 +148,7 @@ def make_type_registry(*classes: type[Message]) -> dict[str, type[Message]]:
 
 
 class _Refused(ValueError):
-    """Raised inside json.loads by our hooks; _load adds the path."""
+    """Raised inside json.loads by our hooks; loads adds the path."""
 
 
 def _refuse_constant(name: str) -> Any:
@@ -162,17 +164,24 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict:
     return obj
 
 
-def _load(text: str | bytes | bytearray, where: str) -> Any:
-    """json.loads, strict: no NaN literals, no duplicate keys, exact decimals."""
+def loads(text: str | bytes | bytearray, path: str = "JSON text") -> Any:
+    """JSON text -> a JSON value, read as ProtoJSON needs it (what from_json reads with).
+
+    Stricter than json.loads: bare NaN and Infinity are refused (ProtoJSON
+    writes them as strings), and so is a key twice in one object; numbers
+    with a fraction or exponent come back as Decimal, so that a 64-bit
+    value is never rounded through a float. Errors are JsonError naming
+    ``path``, with ``reason`` saying what is wrong.
+    """
     try:
         return _json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant,
                            object_pairs_hook=_refuse_duplicates)
     except _Refused as exc:
-        raise JsonError(where, str(exc)) from None
+        raise JsonError(path, str(exc)) from None
     except RecursionError:
-        raise JsonError(where, "JSON nested too deeply") from None
+        raise JsonError(path, "JSON nested too deeply") from None
     except ValueError as exc:   # JSONDecodeError, UnicodeDecodeError, over-long integers
-        raise JsonError(where, f"not valid JSON: {exc}") from None
+        raise JsonError(path, f"not valid JSON: {exc}") from None
 
 
 # --- shared by both directions -----------------------------------------------

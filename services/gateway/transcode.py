@@ -41,7 +41,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -121,7 +120,10 @@ def _body_message(binding: Binding, body: bytes, options: JsonOptions) -> Messag
     cls = binding.method.request_class
     if not body.strip():
         return cls()            # no body at all: nothing set, as an empty JSON object would
-    value = _load_json(body)
+    try:
+        value = wire_json.loads(body)
+    except JsonError as error:
+        raise _bad_request(f"invalid JSON body: {error.reason}") from None
     if binding.body != BODY_ALL:
         value = {binding.body_field.name: value}
     try:
@@ -131,30 +133,6 @@ def _body_message(binding: Binding, body: bytes, options: JsonOptions) -> Messag
     for fields in binding.path_fields.values():
         _clear(message, fields)   # the URL wins: its value, even a default one, stands
     return message
-
-
-def _load_json(body: bytes) -> Any:
-    """JSON text -> value, as wire.json reads it: exact decimals, no NaN, no duplicate keys."""
-    try:
-        return json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant,
-                          object_pairs_hook=_refuse_duplicate_keys)
-    except RecursionError:
-        raise _bad_request("invalid JSON body: nested too deeply") from None
-    except ValueError as error:   # JSONDecodeError, UnicodeDecodeError, our refusals
-        raise _bad_request(f"invalid JSON body: {error}") from None
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"bare {name} is not JSON")
-
-
-def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise ValueError(f"key {key!r} appears twice in one object")
-        obj[key] = value
-    return obj
 
 
 def _clear(message: Message, fields: tuple[FieldSchema, ...]) -> None:

@@ -16,8 +16,8 @@ stubs from the FileDescriptorProtos it answers with.
         Product = pool.message_class("ecommerce.Product")
 
 Modules: symbols (every name a file defines), index (the server's view),
-servicer (ServerReflectionInfo), schemas (FileDescriptorProto bytes back to
-wire schemas: the SchemaPool) and client (ReflectionClient).
+servicer (ServerReflectionInfo), pool (the files a client was sent, loaded
+with wire.idl.load_file_descriptors: the SchemaPool) and client (ReflectionClient).
 """
 
 import pathlib
@@ -31,7 +31,7 @@ reflection_v1alpha = rpc.load(str(PROTO_V1ALPHA))
 
 from .client import ReflectionClient, ReflectionError  # noqa: E402  (the protos come first)
 from .index import DescriptorIndex  # noqa: E402
-from .schemas import SchemaPool, UnresolvedType  # noqa: E402
+from .pool import SchemaPool  # noqa: E402
 from .servicer import ReflectionServicer, ReflectionServicerV1Alpha  # noqa: E402
 from .symbols import Symbol, SymbolKind  # noqa: E402
 
@@ -53,6 +53,6 @@ def enable_reflection(server: rpc.Server, *loaded_files) -> DescriptorIndex:
 __all__ = [
     "PROTO_V1", "PROTO_V1ALPHA", "reflection_v1", "reflection_v1alpha",
     "enable_reflection", "ReflectionServicer", "ReflectionServicerV1Alpha", "DescriptorIndex",
-    "ReflectionClient", "ReflectionError", "SchemaPool", "UnresolvedType",
+    "ReflectionClient", "ReflectionError", "SchemaPool",
     "Symbol", "SymbolKind",
 ]

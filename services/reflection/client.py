@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 import rpc
 
 from . import reflection_v1, reflection_v1alpha
-from .schemas import SchemaPool
+from .pool import SchemaPool
 
 __all__ = ["ReflectionClient", "ReflectionError"]
 

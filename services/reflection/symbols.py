@@ -14,7 +14,7 @@ file_containing_symbol takes any of them.
     extension    pkg.extension_name, pkg.Outer.extension_name
 
 The server's index (services.reflection.index) and the client's pool
-(services.reflection.schemas) both walk files with ``file_symbols``.
+(services.reflection.pool) both walk files with ``file_symbols``.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ Rows quote "ProtoJSON Format", https://protobuf.dev/programming-guides/json/.
 
 import json
 import math
+from decimal import Decimal
 
 import pytest
 
@@ -406,6 +407,30 @@ def test_scalar_read_errors(text, path, reason):
     with pytest.raises(JsonError) as caught:
         wjson.from_json(Scalars, text)
     assert (caught.value.path, reason in caught.value.reason) == (path, True)
+
+
+LOADS_CASES = [
+    # (JSON text, the value wire.json.loads gives, or None and a fragment of its error)
+    ('{"a": 1.5, "b": [1, "x", null]}', {"a": Decimal("1.5"), "b": [1, "x", None]}, ""),
+    (b'{"big": 1e400}', {"big": Decimal("1e400")}, ""),     # exact: never a float inf
+    ('{"a": 1, "a": 2}', None, "appears twice"),
+    ('[NaN]', None, "bare NaN"),
+    ('-Infinity', None, "bare -Infinity"),
+    ('{"a": ', None, "not valid JSON"),
+    (b"\xff\xfe{", None, "not valid JSON"),
+    ("[" * 100_000, None, "nested too deeply"),
+]
+
+
+@pytest.mark.parametrize("text, value, reason", LOADS_CASES)
+def test_loads_is_strict_json(text, value, reason):
+    if value is not None:
+        assert wjson.loads(text) == value
+        return
+    with pytest.raises(JsonError) as caught:
+        wjson.loads(text, "body")
+    assert caught.value.path == "body"
+    assert reason in caught.value.reason
 
 
 def test_from_dict_map_keys_must_be_strings():

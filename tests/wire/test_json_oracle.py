@@ -21,10 +21,7 @@ float range check compares against the double 3.4028234663852886e+38); we
 read it back, as test_json.py shows.
 """
 
-import importlib.util
 import json
-import pathlib
-import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -49,18 +46,7 @@ from wire import FieldType, Message
 from wire import json as wjson
 from wire.scalars import FLOAT_MAX
 
-
-def _sibling(name):
-    """Load tests/wire/<name>.py: pytest's importlib mode puts no test folder on sys.path."""
-    if name not in sys.modules:
-        path = pathlib.Path(__file__).with_name(f"{name}.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-wkt = _sibling("json_wkt_schemas")
+from . import well_known_types as wkt
 
 # --- the schema, on our side -------------------------------------------------
 

@@ -6,11 +6,8 @@ and the types' .proto files (https://protobuf.dev/reference/protobuf/google.prot
 """
 
 import calendar
-import importlib.util
 import json
 import math
-import pathlib
-import sys
 
 import pytest
 
@@ -18,40 +15,30 @@ import wire
 from wire import json as wjson
 from wire.json import JsonError
 
-
-def _sibling(name):
-    """Load tests/wire/<name>.py: pytest's importlib mode puts no test folder on sys.path."""
-    if name not in sys.modules:
-        path = pathlib.Path(__file__).with_name(f"{name}.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-wkt = _sibling("json_wkt_schemas")
-REGISTRY = wkt.REGISTRY
-WRAPPERS = wkt.WRAPPERS
-Any = wkt.Any
-BoolValue = wkt.BoolValue
-BytesValue = wkt.BytesValue
-DoubleValue = wkt.DoubleValue
-Duration = wkt.Duration
-Empty = wkt.Empty
-FieldMask = wkt.FieldMask
-FloatValue = wkt.FloatValue
-Int32Value = wkt.Int32Value
-Int64Value = wkt.Int64Value
-ListValue = wkt.ListValue
-NullValue = wkt.NullValue
-StringValue = wkt.StringValue
-Struct = wkt.Struct
-Timestamp = wkt.Timestamp
-UInt32Value = wkt.UInt32Value
-UInt64Value = wkt.UInt64Value
-Value = wkt.Value
-pack = wkt.pack
-type_url = wkt.type_url
+from .well_known_types import (
+    REGISTRY,
+    WRAPPERS,
+    Any,
+    BoolValue,
+    BytesValue,
+    DoubleValue,
+    Duration,
+    Empty,
+    FieldMask,
+    FloatValue,
+    Int32Value,
+    Int64Value,
+    ListValue,
+    NullValue,
+    StringValue,
+    Struct,
+    Timestamp,
+    UInt32Value,
+    UInt64Value,
+    Value,
+    pack,
+    type_url,
+)
 
 Inner = wire.message("wk.Inner", [
     wire.field("id", 1, "int32"),

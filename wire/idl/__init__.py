@@ -12,6 +12,7 @@ google/protobuf/descriptor.proto (what a parsed file becomes).
     loader     imports, include paths, cycles; the bundled well-known types
     namespace  the module-like object load() returns
     descriptors  a loaded file -> FileDescriptorProto / FileDescriptorSet bytes
+    from_descriptors  and back: FileDescriptorProto bytes -> loaded files
 
     >>> shop = load("services/productinfo/product_info.proto")
     >>> shop.Product(name="book").encode()
@@ -22,18 +23,20 @@ from __future__ import annotations
 
 import os
 
-from .descriptors import descriptor_set, file_descriptor, file_descriptor_proto
-from .errors import IdlError, Position, ProtoSyntaxError
+from .descriptors import descriptor_classes, descriptor_set, file_descriptor, file_descriptor_proto
+from .errors import DescriptorError, IdlError, Position, ProtoSyntaxError
 from .files import BUNDLED_INCLUDE
+from .from_descriptors import load_descriptor_set, load_file_descriptors
 from .loader import compile_path, compile_source
 from .namespace import LoadedFile, Method, Service, namespace_of
 from .parser import parse
 
 __all__ = [
     "load", "load_source", "parse",
-    "descriptor_set", "file_descriptor", "file_descriptor_proto",
+    "descriptor_set", "file_descriptor", "file_descriptor_proto", "descriptor_classes",
+    "load_descriptor_set", "load_file_descriptors",
     "LoadedFile", "Service", "Method",
-    "IdlError", "ProtoSyntaxError", "Position", "BUNDLED_INCLUDE",
+    "IdlError", "ProtoSyntaxError", "DescriptorError", "Position", "BUNDLED_INCLUDE",
 ]
 
 

@@ -38,7 +38,8 @@ from ..schema import (
 from .loader import DESCRIPTOR_PROTO, bundled_file
 from .namespace import LoadedFile, namespace_of
 
-__all__ = ["descriptor_set", "file_descriptor", "file_descriptor_proto", "descriptor_classes"]
+__all__ = ["descriptor_set", "file_descriptor", "file_descriptor_proto", "descriptor_classes",
+           "extension_carrier"]
 
 PROTO3 = "proto3"        # protoc leaves FileDescriptorProto.syntax unset for proto2
 
@@ -179,8 +180,8 @@ class _Writer:
 _carriers: dict[int, tuple[ExtensionSchema, type[Message]]] = {}
 
 
-def _extension_records(extension: ExtensionSchema, value: Any) -> bytes:
-    """The records of one extension field: the encoding of a message holding only it.
+def extension_carrier(extension: ExtensionSchema) -> type[Message]:
+    """A message class whose one field is ``extension``: its records, to write or read.
 
     proto2 syntax gives the carrier explicit presence, so a zero value is
     still written, as an extension that was set must be.
@@ -192,6 +193,11 @@ def _extension_records(extension: ExtensionSchema, value: Any) -> bytes:
                                full_name=f"{extension.full_name}.ExtensionCarrier",
                                fields=[field], syntax="proto2")
         entry = _carriers[id(extension)] = (extension, message_class(schema))
-    carrier = entry[1]()
+    return entry[1]
+
+
+def _extension_records(extension: ExtensionSchema, value: Any) -> bytes:
+    """The records of one extension field: the encoding of a carrier holding only it."""
+    carrier = extension_carrier(extension)()
     setattr(carrier, extension.field.name, value)
     return carrier.encode()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..errors import SchemaError
 
-__all__ = ["IdlError", "ProtoSyntaxError", "Position"]
+__all__ = ["IdlError", "ProtoSyntaxError", "Position", "DescriptorError"]
 
 
 class Position:
@@ -52,3 +52,11 @@ class IdlError(SchemaError):
 
 class ProtoSyntaxError(IdlError):
     """The text does not follow the grammar: a stray character, a missing ';'."""
+
+
+class DescriptorError(SchemaError):
+    """FileDescriptorProtos that cannot be loaded: an import or a type name not among them.
+
+    A descriptor has no line and column to point at, so this is not an
+    IdlError; it names the file and the name instead.
+    """
