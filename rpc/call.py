@@ -21,6 +21,7 @@ stream, and ``await call.initial_metadata()``, ``trailing_metadata()``,
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from dataclasses import dataclass
 from typing import Any, AsyncIterable, Callable, Iterable
@@ -46,6 +47,8 @@ logger = logging.getLogger(__name__)
 CANCELLED_DETAILS = "Locally cancelled by application!"
 DEADLINE_DETAILS = "Deadline Exceeded"
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
+MISSING_RESPONSE_DETAILS = "expected one response message, got none"
+EXTRA_RESPONSE_DETAILS = "expected one response message, got more than one"
 
 
 class _EndOfStream:
@@ -67,6 +70,7 @@ class _Outcome:
     trailing_metadata: tuple = ()
     status_details: bytes | None = None
     locally_cancelled: bool = False
+    abandoned: bool = False            # ended by this side, not by the server's trailers
 
 
 class Call:
@@ -85,8 +89,12 @@ class Call:
         self._done = self._loop.create_future()
         self._headers = self._loop.create_future()   # initial metadata, once known
         self._receive_lock = asyncio.Lock()
+        self._unread: collections.deque = collections.deque()  # responses read by code() & co.
         self._tasks: list[asyncio.Task] = []
         self._callbacks: list[Callable[[Call], None]] = []
+        track = getattr(channel, "_track", None)
+        if track is not None:
+            track(self)
         timeout = details.timeout
         self._deadline = None if timeout is None else self._loop.time() + timeout
         self._timer = None if timeout is None else self._loop.call_later(timeout, self._expire)
@@ -141,14 +149,19 @@ class Call:
             self._abandon(StatusCode.INTERNAL, f"failed to serialize the request: {error}")
             raise self._error() from None
 
-    async def _read_message(self) -> Any:
-        """The next response, or EOF once the trailers have come (the call is then over)."""
+    async def _read_message(self, *, collect: bool = True) -> Any:
+        """The next response, or EOF once there are no more.
+
+        At EOF the call is over: with ``collect``, its outcome is recorded
+        from the trailers here; otherwise the caller collects it.
+        """
         stream = self._stream
         head = await stream.receive_headers()
         self._set_headers(head.metadata if head is not None else ())
         data = await stream.receive_message()
         if data is None:
-            await self._collect_outcome()
+            if collect:
+                await self._collect_outcome()
             return EOF
         if self._deserialize is None:
             return data
@@ -158,13 +171,19 @@ class Call:
             self._abandon(StatusCode.INTERNAL, f"failed to parse the response: {error}")
             return EOF
 
-    async def _collect_outcome(self) -> None:
-        """Wait for the trailers (or the reset) and record how the call ended."""
+    async def _collect_outcome(self, *, missing_response: bool = False) -> None:
+        """Wait for the trailers (or the reset) and record how the call ended.
+
+        ``missing_response``: a unary call got no response message, so OK
+        from the server becomes UNIMPLEMENTED (doc/statuscodes.md).
+        """
         trailers = await self._stream.receive_trailers()
         self._set_headers(())
         code, details = trailers.status, trailers.message
         if code == StatusCode.CANCELLED and self._deadline_passed():
             code, details = StatusCode.DEADLINE_EXCEEDED, DEADLINE_DETAILS
+        if code == StatusCode.OK and missing_response:
+            code, details = StatusCode.UNIMPLEMENTED, MISSING_RESPONSE_DETAILS
         metadata = trailers.metadata
         if trailers.status_details is not None:    # as grpcio shows it, for rpc_status helpers
             metadata = metadata + ((STATUS_DETAILS_KEY, trailers.status_details),)
@@ -189,7 +208,7 @@ class Call:
 
     def _abandon(self, code: StatusCode, details: str, *, locally_cancelled: bool = False) -> None:
         """End the call from this side: the status, RST_STREAM(CANCEL), stop our tasks."""
-        self._finish(_Outcome(code, details, locally_cancelled=locally_cancelled))
+        self._finish(_Outcome(code, details, locally_cancelled=locally_cancelled, abandoned=True))
         if self._stream is not None:
             self._stream.reset()
         current = asyncio.current_task()
@@ -217,6 +236,10 @@ class Call:
             trailing_metadata=outcome.trailing_metadata,
             status_details=outcome.status_details,
         )
+
+    def _ended_here(self) -> bool:
+        """Whether this side ended the call (cancel, deadline, a bad response)."""
+        return self._outcome is not None and self._outcome.abandoned
 
     def _raise_if_failed(self) -> None:
         if self._outcome is not None and self._outcome.code != StatusCode.OK:
@@ -248,21 +271,20 @@ class Call:
 
     async def initial_metadata(self) -> tuple:
         """The server's response-header metadata (empty for a Trailers-Only answer)."""
-        if not self._headers.done() and self._stream is not None and not self._receive_lock.locked():
-            async with self._receive_lock:
-                if not self._headers.done():
-                    head = await self._stream.receive_headers()
-                    self._set_headers(head.metadata if head is not None else ())
         return await asyncio.shield(self._headers)
 
     async def trailing_metadata(self) -> tuple:
-        return (await asyncio.shield(self._done)).trailing_metadata
+        return (await self._wait_done()).trailing_metadata
 
     async def code(self) -> StatusCode:
-        return (await asyncio.shield(self._done)).code
+        return (await self._wait_done()).code
 
     async def details(self) -> str:
-        return (await asyncio.shield(self._done)).details
+        return (await self._wait_done()).details
+
+    async def _wait_done(self) -> _Outcome:
+        """How the call ended, once it has (unary responses: the call's task reads them)."""
+        return await asyncio.shield(self._done)
 
     async def wait_for_connection(self) -> None:
         """Wait until the call's stream is open (or the call has ended)."""
@@ -289,20 +311,16 @@ class _UnaryResponseMixin:
     async def _unary_response(self) -> Any:
         """Exactly one response message, then the trailers."""
         async with self._receive_lock:
-            response = await self._read_message()
+            response = await self._read_message(collect=False)
             if response is EOF:
-                self._raise_if_failed()
-                self._missing_response()
+                if self._outcome is None:
+                    await self._collect_outcome(missing_response=True)
+                raise self._error()
             extra = await self._read_message()
             if extra is not EOF:
-                self._abandon(StatusCode.UNIMPLEMENTED,
-                              "expected one response message, got more than one")
+                self._abandon(StatusCode.UNIMPLEMENTED, EXTRA_RESPONSE_DETAILS)
             self._raise_if_failed()
             return response
-
-    def _missing_response(self) -> None:
-        self._abandon(StatusCode.UNIMPLEMENTED, "expected one response message, got none")
-        raise self._error()
 
     async def _await_task(self) -> Any:
         try:
@@ -355,12 +373,49 @@ class _StreamResponseMixin:
             raise self._error()
         await self._stream_ready()
         async with self._receive_lock:
+            if self._unread and not self._ended_here():
+                return self._unread.popleft()
             if self._outcome is not None and self._outcome.code != StatusCode.OK:
                 raise self._error()
             response = await self._read_message()
         if response is EOF:
             self._raise_if_failed()
         return response
+
+    async def initial_metadata(self) -> tuple:
+        """The server's response-header metadata (empty for a Trailers-Only answer).
+
+        Nobody may be reading the responses yet: then the headers are read here.
+        """
+        if not self._headers.done():
+            try:
+                await self._stream_ready()
+            except (RpcError, asyncio.CancelledError):
+                if self._outcome is None:
+                    raise
+            if not self._headers.done() and not self._receive_lock.locked():
+                async with self._receive_lock:
+                    if not self._headers.done():
+                        head = await self._stream.receive_headers()
+                        self._set_headers(head.metadata if head is not None else ())
+        return await asyncio.shield(self._headers)
+
+    async def _wait_done(self) -> _Outcome:
+        """How the call ended. Nobody may be reading the responses: read them
+        here, keeping them for ``read()``, until the trailers come."""
+        if self._outcome is None:
+            try:
+                await self._stream_ready()
+            except (RpcError, asyncio.CancelledError):
+                if self._outcome is None:
+                    raise
+        while self._outcome is None:
+            async with self._receive_lock:
+                if self._outcome is None:
+                    response = await self._read_message()
+                    if response is not EOF:
+                        self._unread.append(response)
+        return await asyncio.shield(self._done)
 
     def __aiter__(self):
         return self

@@ -18,13 +18,14 @@ either library work on a channel of this one.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Any, Callable, Sequence
 
 from transport import driver
 from transport.framing import DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH, DEFAULT_MAX_SEND_MESSAGE_LENGTH
 from transport.status import StatusCode
 
-from .call import StreamStreamCall, StreamUnaryCall, UnaryStreamCall, UnaryUnaryCall
+from .call import CANCELLED_DETAILS, StreamStreamCall, StreamUnaryCall, UnaryStreamCall, UnaryUnaryCall
 from .interceptors import CLIENT_INTERCEPTOR_METHODS, ClientCallDetails
 from .service import Cardinality
 
@@ -84,6 +85,7 @@ class Channel:
         self._transport: driver.ClientTransport | None = None
         self._connecting: asyncio.Lock | None = None
         self._closed = False
+        self._calls: weakref.WeakSet = weakref.WeakSet()   # calls made, while they live
 
     # --- the connection ---------------------------------------------------------
 
@@ -118,11 +120,24 @@ class Channel:
         await self._connection()
 
     async def close(self, grace: float | None = None) -> None:
-        """Close the connection; calls in flight get ``grace`` seconds, then are cancelled."""
+        """Close the connection; calls in flight get ``grace`` seconds, then are cancelled.
+
+        As in grpc.aio, a call cancelled this way ends CANCELLED, and awaiting
+        or reading it raises asyncio.CancelledError.
+        """
         self._closed = True
+        pending = [call._done for call in self._calls if not call.done()]
+        if grace and pending:
+            await asyncio.wait(pending, timeout=grace)
+        for call in list(self._calls):
+            call.cancel()
         if self._transport is not None:
-            await self._transport.close(grace)
+            await self._transport.close(None)
             self._transport = None
+
+    def _track(self, call: Any) -> None:
+        """Remember a call in flight, so that close() can cancel it."""
+        self._calls.add(call)
 
     async def __aenter__(self) -> "Channel":
         return self
@@ -214,14 +229,29 @@ def _bind(intercept, continuation):
 
 
 class _InterceptedCall:
-    """A call whose interceptors have not run yet: awaiting, reading or writing runs them."""
+    """A call whose interceptors run in a task: its methods wait for them, then forward.
+
+    The methods that grpc.aio makes synchronous (``cancel``, ``cancelled``,
+    ``done``, ``time_remaining``, ``add_done_callback``) stay synchronous: before
+    the interceptors have made the call, they answer for the interceptor task.
+    """
 
     def __init__(self, multi: MultiCallable, details: ClientCallDetails, request: Any) -> None:
         self._task = asyncio.get_running_loop().create_task(multi._intercepted(details, request))
+        self._task.add_done_callback(_consume_exception)
         self._unary_response = not multi._cardinality.server_streaming
 
     async def _call(self) -> Any:
         return await asyncio.shield(self._task)
+
+    def _made(self) -> Any:
+        """The call, if the interceptors have made it; None otherwise."""
+        task = self._task
+        if task.done() and not task.cancelled() and task.exception() is None:
+            return task.result()
+        return None
+
+    # --- awaiting, iterating, writing ---
 
     def __await__(self):
         return self._result().__await__()
@@ -238,9 +268,78 @@ class _InterceptedCall:
         async for response in call:
             yield response
 
-    def __getattr__(self, name: str) -> Any:
-        async def forward(*args: Any, **kwargs: Any) -> Any:
-            call = await self._call()
-            result = getattr(call, name)(*args, **kwargs)
-            return await result if asyncio.iscoroutine(result) else result
-        return forward
+    async def read(self) -> Any:
+        return await (await self._call()).read()
+
+    async def write(self, request: Any) -> None:
+        await (await self._call()).write(request)
+
+    async def done_writing(self) -> None:
+        await (await self._call()).done_writing()
+
+    async def wait_for_connection(self) -> None:
+        await (await self._call()).wait_for_connection()
+
+    # --- how it ended ---
+
+    async def initial_metadata(self) -> tuple:
+        call = await self._call_or_none()
+        return () if call is None else await call.initial_metadata()
+
+    async def trailing_metadata(self) -> tuple:
+        call = await self._call_or_none()
+        return () if call is None else await call.trailing_metadata()
+
+    async def code(self) -> StatusCode:
+        call = await self._call_or_none()
+        return StatusCode.CANCELLED if call is None else await call.code()
+
+    async def details(self) -> str:
+        call = await self._call_or_none()
+        return CANCELLED_DETAILS if call is None else await call.details()
+
+    async def _call_or_none(self) -> Any:
+        """The call; None if it was cancelled before the interceptors made it."""
+        try:
+            return await self._call()
+        except asyncio.CancelledError:
+            if self._task.cancelled():
+                return None
+            raise
+
+    # --- synchronous, as in grpc.aio ---
+
+    def cancel(self) -> bool:
+        call = self._made()
+        if call is not None:
+            return call.cancel()
+        if self._task.done():
+            return False
+        return self._task.cancel()
+
+    def cancelled(self) -> bool:
+        call = self._made()
+        return self._task.cancelled() if call is None else call.cancelled()
+
+    def done(self) -> bool:
+        call = self._made()
+        return self._task.done() if call is None else call.done()
+
+    def time_remaining(self) -> float | None:
+        call = self._made()
+        return None if call is None else call.time_remaining()
+
+    def add_done_callback(self, callback: Callable[[Any], None]) -> None:
+        def on_made(task: asyncio.Task) -> None:
+            call = self._made()
+            if call is None:
+                callback(self)
+            else:
+                call.add_done_callback(lambda _: callback(self))
+        self._task.add_done_callback(on_made)
+
+
+def _consume_exception(task: asyncio.Task) -> None:
+    """The exception reaches the caller through the call's methods; don't log it twice."""
+    if not task.cancelled():
+        task.exception()

@@ -19,6 +19,7 @@ Two ship as examples: ``LoggingServerInterceptor`` and
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -98,8 +99,9 @@ class LoggingServerInterceptor(ServerInterceptor):
                 try:
                     result = behaviour(request, context)
                     if hasattr(result, "__aiter__"):
-                        async for response in result:
-                            yield response
+                        async with contextlib.aclosing(result):   # ends with this one
+                            async for response in result:
+                                yield response
                     else:
                         await result
                 finally:

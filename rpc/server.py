@@ -107,10 +107,14 @@ class Server:
         return self._listener.port
 
     async def stop(self, grace: float | None = None) -> None:
-        """GOAWAY to every client; calls in flight get ``grace`` seconds, then are cancelled."""
+        """GOAWAY to every client; calls in flight get ``grace`` seconds, then are cancelled.
+
+        ``grace=None`` cancels them at once, as in grpc.aio (the transport's
+        None would wait for them without end).
+        """
         if self._listener is not None:
-            await self._listener.close(grace)
-            self._listener = None
+            listener, self._listener = self._listener, None
+            await listener.close(grace or 0)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -205,10 +209,36 @@ class Server:
             return
         result = handler.behaviour(request, context)
         if hasattr(result, "__aiter__"):
-            async for response in result:
-                await context.write(response)
+            await _write_all(result, context)
         else:
             await result                       # a coroutine writing with context.write()
+
+
+async def _write_all(responses: AsyncIterator[Any], context: ServicerContext) -> None:
+    """Send what an async generator handler yields.
+
+    Cancelled while the generator waits at a ``yield`` (its last response
+    is waiting for the client's window), the generator itself is not
+    running, so the cancellation would not reach it: it is thrown in there,
+    and the handler gets asyncio.CancelledError at that ``yield``.
+    """
+    try:
+        async for response in responses:
+            await context.write(response)
+    except asyncio.CancelledError:
+        if _suspended(responses):
+            try:
+                await responses.athrow(asyncio.CancelledError())
+            except (asyncio.CancelledError, StopAsyncIteration):
+                pass
+            finally:
+                await responses.aclose()
+        raise
+
+
+def _suspended(generator: Any) -> bool:
+    """Whether an async generator is paused (not running its own code, not over)."""
+    return getattr(generator, "ag_frame", None) is not None and not generator.ag_running
 
 
 def _expire(context: ServicerContext, task: asyncio.Task) -> None:
