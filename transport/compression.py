@@ -25,6 +25,7 @@ ceiling on what it produces, so a bomb costs at most the limit plus one byte.
 
 from __future__ import annotations
 
+import functools
 import sys
 import zlib
 from collections.abc import Sequence
@@ -74,6 +75,9 @@ _LARGEST_LIMIT = sys.maxsize - 1
 # Message-Accept-Encoding separates codings with ","; HTTP lists allow
 # optional whitespace around it (RFC 9110 §5.6.1).
 _LIST_SEPARATOR = ","
+# A peer sends the same grpc-accept-encoding on every call: the parsed lists
+# of the last few distinct values are kept (a pure function of the value).
+_PARSED_LISTS_KEPT = 32
 
 
 # --- Algorithms -----------------------------------------------------------------
@@ -200,6 +204,11 @@ def parse_accept_encoding(value: str | bytes | None) -> tuple[str, ...]:
         return ()
     if isinstance(value, (bytes, bytearray)):
         value = value.decode("ascii", "replace")
+    return _parse_coding_list(value)
+
+
+@functools.lru_cache(maxsize=_PARSED_LISTS_KEPT)
+def _parse_coding_list(value: str) -> tuple[str, ...]:
     items = (item.strip(" \t").lower() for item in value.split(_LIST_SEPARATOR))
     return tuple(item for item in items if item)
 

@@ -46,6 +46,7 @@ What this module adds to h2:
 from __future__ import annotations
 
 import collections
+import functools
 import os
 import re
 import struct
@@ -55,6 +56,7 @@ import h2.config
 import h2.connection
 import h2.events
 import h2.exceptions
+import h2.stream
 import h2.settings
 from hyperframe.frame import GoAwayFrame
 
@@ -87,6 +89,9 @@ from .headers import (
     status_for_bad_response,
 )
 from .status import Http2ErrorCode, StatusCode, status_from_reset
+
+# h2 stream states in which no more DATA may be sent (RFC 9113 §5.1).
+_NO_SENDING = frozenset({h2.stream.StreamState.HALF_CLOSED_LOCAL, h2.stream.StreamState.CLOSED})
 
 __all__ = [
     "Connection",
@@ -155,6 +160,11 @@ _FIELD_NAME = re.compile(rb":?[!#$%&'*+\-.^_`|~0-9a-z]+\Z")
 # RFC 9113 §8.2.1: a value must not contain NUL, CR or LF, nor start or end
 # with whitespace (SP, HTAB).
 _FIELD_VALUE_FORBIDDEN = re.compile(rb"[\x00\r\n]|\A[ \t]|[ \t]\Z")
+# How many distinct short fields keep their verdict (see _check_short_field),
+# and how long a short field is (name + value octets): every gRPC header and
+# most metadata, while what is kept stays under 64 KiB.
+CHECKED_FIELDS_KEPT = 256
+CHECKED_FIELD_MAX_LENGTH = 256
 
 # `_Stream.end_after` value: half-close (client) once the queue drains.
 _HALF_CLOSE = "half-close"
@@ -313,6 +323,12 @@ def malformed_field_section(
 
 
 def _field_problem(name: bytes, value: bytes) -> str | None:
+    if len(name) + len(value) > CHECKED_FIELD_MAX_LENGTH:
+        return _check_field(name, value)
+    return _check_short_field(name, value)
+
+
+def _check_field(name: bytes, value: bytes) -> str | None:
     if not _FIELD_NAME.match(name):  # §8.2.1: lowercase token characters only
         return f"invalid header name {name!r}"
     if _FIELD_VALUE_FORBIDDEN.search(value):  # §8.2.1
@@ -322,6 +338,12 @@ def _field_problem(name: bytes, value: bytes) -> str | None:
     if name == TE_FIELD and value != TE_TRAILERS:  # §8.2.2
         return f"te: {value!r} (only 'trailers' is allowed)"
     return None
+
+
+# _check_field is a pure function of one field, and HPACK exists because
+# fields repeat verbatim call after call: the verdicts on recent short
+# fields are kept, a few hundred of them.
+_check_short_field = functools.lru_cache(maxsize=CHECKED_FIELDS_KEPT)(_check_field)
 
 
 # --- Streams --------------------------------------------------------------------
@@ -346,6 +368,10 @@ class _SendQueue:
 
     def take(self, limit: int) -> bytes:
         """Remove and return up to `limit` bytes from the front, as one bytes object."""
+        chunks = self._chunks
+        if len(chunks) == 1 and self.size <= limit and isinstance(chunks[0], bytes):
+            self.size = 0  # the usual case: one whole message, taken as it is
+            return chunks.popleft()
         pieces: list[bytes | memoryview] = []
         taken = 0
         chunks = self._chunks
@@ -640,8 +666,11 @@ class Connection:
         """Send what the windows allow, then any queued end of the stream."""
         queue = stream.send_queue
         while queue.size:
+            # Less than a frame waits for more (corked), but only while the
+            # window could take all of it: short of window, what fits goes
+            # now and the writer waits for the rest.
             if (whole_frames_only and queue.size < self._h2.max_outbound_frame_size
-                    and self._h2.local_flow_control_window(stream.stream_id) > 0):
+                    and self._h2.local_flow_control_window(stream.stream_id) >= queue.size):
                 self._corked[stream.stream_id] = stream
                 return
             if not self._send_one_frame(stream):
@@ -654,6 +683,13 @@ class Connection:
             self._send_queued_end(stream)
 
     def _send_one_frame(self, stream: _Stream) -> int:
+        if self._closed_by_h2(stream):
+            # One read can hold both a WINDOW_UPDATE and the frames that close
+            # the stream (trailers, RST_STREAM): h2 has closed it by the time
+            # the window is handled. Nothing more may be sent on it (RFC 9113
+            # §5.1); its end arrives as its own event.
+            self._abandon_queue(stream)
+            return 0
         window = self._h2.local_flow_control_window(stream.stream_id)
         size = min(window, self._h2.max_outbound_frame_size, stream.send_queue.size)
         if size <= 0:
@@ -665,6 +701,16 @@ class Connection:
             stream.end_after = None
             self._half_closed(stream)
         return size
+
+    def _closed_by_h2(self, stream: _Stream) -> bool:
+        h2_stream = self._h2.streams.get(stream.stream_id)
+        return h2_stream is None or h2_stream.state_machine.state in _NO_SENDING
+
+    def _abandon_queue(self, stream: _Stream) -> None:
+        stream.send_queue.clear()
+        stream.end_after = None
+        self._blocked.pop(stream.stream_id, None)
+        self._corked.pop(stream.stream_id, None)
 
     def _flush_blocked(self, produced: list[events.Event]) -> None:
         """A window opened: streams with queued data take turns, one frame each."""
@@ -752,12 +798,13 @@ class Connection:
         if not decoded:
             self.acknowledge_received_data(stream.stream_id, padding + len(data))
             return
-        self.acknowledge_received_data(stream.stream_id, padding + buffered)
+        if padding or buffered:
+            self.acknowledge_received_data(stream.stream_id, padding + buffered)
         held = len(data) - buffered  # this frame's bytes that completed messages
         costs = [MESSAGE_PREFIX_LENGTH + len(item.message) for item in decoded]
         costs[0] = held - sum(costs[1:])  # the first one may have started earlier
         for item, cost in zip(decoded, costs):
-            message = message_payload(
+            message = item.message if not item.compressed else message_payload(
                 item, encoding=stream.receive_encoding, max_length=stream.max_receive_message_length,
             )
             produced.append(events.MessageReceived(
@@ -864,9 +911,15 @@ class ClientConnection(Connection):
 
     @property
     def available_streams(self) -> int:
-        """How many more calls may start now under the server's SETTINGS_MAX_CONCURRENT_STREAMS."""
+        """How many more calls may start now under the server's SETTINGS_MAX_CONCURRENT_STREAMS.
+
+        The calls this core tracks are exactly the streams open in h2: it
+        forgets a call only once h2 has closed its stream (trailers, a reset
+        either way), so their number is h2's count of open streams without
+        h2's walk over all of them.
+        """
         limit = self._h2.remote_settings.max_concurrent_streams
-        return max(0, limit - self._h2.open_outbound_streams)
+        return max(0, limit - len(self._streams))
 
     def start_call(
         self,

@@ -110,9 +110,11 @@ class MessageDecoder:
     if a message was cut short.
 
     It is a two-state machine: reading a 5-byte prefix, then reading the
-    `message_length` bytes the prefix announced, then back. Bytes are copied
-    once into the message being built, so a large message costs time linear
-    in its size however it is split.
+    `message_length` bytes the prefix announced, then back. A message that
+    arrives whole in one piece of data is sliced out of it, a single copy;
+    one split across pieces is built up in a buffer (each byte copied once
+    into it, once out), so a large message costs time linear in its size
+    however it is split.
 
     After an error the decoder stays failed: the stream's framing is lost, and
     every later `feed` raises the same error again.
@@ -143,13 +145,13 @@ class MessageDecoder:
         try:
             while True:
                 if self._message_length is None:
+                    if position == len(view):
+                        return messages
                     position = self._read_prefix(view, position)
                 else:
-                    position = self._read_message(view, position)
-                if self._message_complete():
-                    messages.append(self._take_message())
-                elif position == len(view):
-                    return messages
+                    position = self._read_message(view, position, messages)
+                    if self._message_length is not None:
+                        return messages  # the rest of this message is still to come
         except ProtocolError as error:
             self._error = error
             raise
@@ -170,6 +172,10 @@ class MessageDecoder:
             )
 
     def _read_prefix(self, view: memoryview, position: int) -> int:
+        if not self._prefix and len(view) - position >= MESSAGE_PREFIX_LENGTH:
+            # The usual case: the whole prefix is here; read it in place.
+            self._start_message(*MESSAGE_PREFIX.unpack_from(view, position))
+            return position + MESSAGE_PREFIX_LENGTH
         wanted = MESSAGE_PREFIX_LENGTH - len(self._prefix)
         chunk = view[position:position + wanted]
         self._prefix += chunk
@@ -192,21 +198,25 @@ class MessageDecoder:
         self._compressed = compressed_flag == COMPRESSED_FLAG_COMPRESSED
         self._message_length = message_length
 
-    def _read_message(self, view: memoryview, position: int) -> int:
+    def _read_message(self, view: memoryview, position: int, messages: list) -> int:
+        """Take what `view` holds of the message; once it is complete, append it to `messages`."""
         wanted = self._message_length - len(self._message)
         chunk = view[position:position + wanted]
-        self._message += chunk
+        if len(chunk) < wanted:
+            self._message += chunk
+        elif not self._message:
+            messages.append(self._finish_message(bytes(chunk)))  # the usual case: all of it is here
+        else:
+            self._message += chunk
+            messages.append(self._finish_message(bytes(self._message)))
+            self._message = bytearray()
         return position + len(chunk)
 
-    def _message_complete(self) -> bool:
-        return self._message_length is not None and len(self._message) == self._message_length
-
-    def _take_message(self) -> LengthPrefixedMessage:
-        message = LengthPrefixedMessage(compressed=self._compressed, message=bytes(self._message))
-        self._message = bytearray()
+    def _finish_message(self, message: bytes) -> LengthPrefixedMessage:
+        finished = LengthPrefixedMessage(compressed=self._compressed, message=message)
         self._message_length = None
         self._compressed = False
-        return message
+        return finished
 
 
 # --- Teaching hook ----------------------------------------------------------------

@@ -42,7 +42,7 @@ from .compression import SUPPORTED_ENCODINGS, accept_encoding_value, parse_accep
 from .errors import ProtocolError, RequestRejected
 from .metadata import (
     decode_binary_value,
-    decode_metadata,
+    decode_metadata_fields,
     encode_binary_value,
     encode_metadata,
     header_text,
@@ -133,10 +133,16 @@ _PERCENT_ENCODED_LENGTH = 1 + _HEX_DIGITS_PER_BYTE  # "%" 2HEXDIGIT
 
 def header_list_size(headers: Headers) -> int:
     """The size of a header list as SETTINGS_MAX_HEADER_LIST_SIZE counts it."""
-    return sum(
-        len(_octets(name)) + len(_octets(value)) + HEADER_FIELD_OVERHEAD
-        for name, value in headers
-    )
+    size = 0
+    for name, value in headers:
+        size += _octet_length(name) + _octet_length(value) + HEADER_FIELD_OVERHEAD
+    return size
+
+
+def _octet_length(value: bytes | str) -> int:
+    if isinstance(value, bytes):  # what h2 hands over
+        return len(value)
+    return len(_octets(value))
 
 
 def _octets(value: bytes | str) -> bytes:
@@ -154,17 +160,21 @@ class _HeaderBlock:
 
     def __init__(self, headers: Headers) -> None:
         self.fields = normalize_headers(headers)
-        self._first: dict[str, str] = {}
-        self._counts: dict[str, int] = {}
-        for name, value in self.fields:
-            self._first.setdefault(name, value)
-            self._counts[name] = self._counts.get(name, 0) + 1
+        # Built backwards, so that the first value of a repeated name wins.
+        self._first: dict[str, str] = dict(reversed(self.fields))
+        self._repeats = len(self._first) < len(self.fields)
 
     def get(self, name: str) -> str | None:
         return self._first.get(name)
 
     def count(self, name: str) -> int:
-        return self._counts.get(name, 0)
+        if not self._repeats:
+            return 1 if name in self._first else 0
+        return sum(1 for field_name, _ in self.fields if field_name == name)
+
+    def metadata(self) -> tuple:
+        """The custom metadata among the fields (metadata.decode_metadata)."""
+        return decode_metadata_fields(self.fields)
 
 
 # --- grpc-message ----------------------------------------------------------------
@@ -392,7 +402,7 @@ def _request_timeout(block: _HeaderBlock) -> float | None:
 
 def _request_metadata(block: _HeaderBlock) -> tuple:
     try:
-        return decode_metadata(block.fields)
+        return block.metadata()
     except ProtocolError as error:
         raise _reject("metadata", error.message) from None
 
@@ -503,7 +513,7 @@ def parse_response_headers(headers: Headers) -> ResponseHead:
         content_type=block.get(CONTENT_TYPE),
         encoding=block.get(GRPC_ENCODING),
         accept_encoding=parse_accept_encoding(block.get(GRPC_ACCEPT_ENCODING)),
-        metadata=decode_metadata(block.fields),
+        metadata=block.metadata(),
     )
 
 
@@ -573,7 +583,7 @@ def parse_trailers(headers: Headers, *, response: ResponseHead | None = None) ->
     return Trailers(
         status=status,
         message=message,
-        metadata=decode_metadata(block.fields),
+        metadata=block.metadata(),
         status_details=_status_details(block.get(GRPC_STATUS_DETAILS)),
     )
 

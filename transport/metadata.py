@@ -46,6 +46,7 @@ __all__ = [
     "TRANSPORT_HEADERS",
     "encode_metadata",
     "decode_metadata",
+    "decode_metadata_fields",
     "encode_binary_value",
     "decode_binary_value",
     "is_binary_key",
@@ -66,6 +67,7 @@ RESERVED_PREFIX = "grpc-"
 
 # HTTP/2 pseudo-headers (RFC 9113 §8.3) start with a colon.
 PSEUDO_HEADER_PREFIX = ":"
+_NOT_METADATA_PREFIXES = (PSEUDO_HEADER_PREFIX, RESERVED_PREFIX)
 
 # Header-Name → 1*( %x30-39 / %x61-7A / "_" / "-" / ".")
 _HEADER_NAME_CHARACTERS = frozenset("0123456789abcdefghijklmnopqrstuvwxyz_-.")
@@ -103,6 +105,8 @@ def header_text(value: bytes | str) -> str:
     """
     if isinstance(value, str):
         return value
+    if isinstance(value, bytes):  # what h2 hands over: decode without a copy first
+        return value.decode("utf-8", "surrogateescape")
     return bytes(value).decode("utf-8", "surrogateescape")
 
 
@@ -214,13 +218,19 @@ def _encode_value(key: str, value: object) -> str:
     return value
 
 
+def _is_ascii_value(value: str) -> bool:
+    """Whether every character is in 0x20-0x7E: ASCII, and printable (which
+    among ASCII characters excludes exactly the controls 0x00-0x1F and 0x7F)."""
+    return value.isascii() and value.isprintable()
+
+
 def _check_ascii_value(key: str, value: str) -> None:
-    for character in value:
-        if not _ASCII_VALUE_FIRST <= ord(character) <= _ASCII_VALUE_LAST:
-            raise InvalidMetadata(
-                f"metadata key {key!r}: value has {character!r}; ASCII values may only hold "
-                f"printable ASCII (0x20-0x7E). Use a '-bin' key for anything else"
-            )
+    if not _is_ascii_value(value):
+        character = next(c for c in value if not _ASCII_VALUE_FIRST <= ord(c) <= _ASCII_VALUE_LAST)
+        raise InvalidMetadata(
+            f"metadata key {key!r}: value has {character!r}; ASCII values may only hold "
+            f"printable ASCII (0x20-0x7E). Use a '-bin' key for anything else"
+        )
     if value != value.strip(_SURROUNDING_WHITESPACE):
         raise InvalidMetadata(
             f"metadata key {key!r}: value has leading or trailing whitespace, which the "
@@ -240,8 +250,13 @@ def decode_metadata(headers: Iterable[tuple[bytes | str, bytes | str]]) -> Metad
     trailing whitespace is stripped first). `-bin` values are split on ","
     and base64-decoded, each part becoming one pair. user-agent is kept.
     """
+    return decode_metadata_fields(normalize_headers(headers))
+
+
+def decode_metadata_fields(fields: Iterable[tuple[str, str]]) -> Metadata:
+    """decode_metadata, for a header block already normalized to str."""
     metadata: list[tuple[str, str | bytes]] = []
-    for name, value in normalize_headers(headers):
+    for name, value in fields:
         if not _is_custom_metadata(name):
             continue
         if is_binary_key(name):
@@ -252,15 +267,17 @@ def decode_metadata(headers: Iterable[tuple[bytes | str, bytes | str]]) -> Metad
 
 
 def _is_custom_metadata(name: str) -> bool:
+    # Cheapest tests first: most names in a block are pseudo-headers,
+    # grpc-* or transport headers.
     return (
-        bool(name)
-        and _HEADER_NAME_CHARACTERS.issuperset(name)
-        and not name.startswith(RESERVED_PREFIX)
+        not name.startswith(_NOT_METADATA_PREFIXES)
         and name not in TRANSPORT_HEADERS
+        and bool(name)
+        and _HEADER_NAME_CHARACTERS.issuperset(name)
     )
 
 
 def _keep_ascii_value(metadata: list, name: str, value: str) -> None:
     value = value.strip(_SURROUNDING_WHITESPACE)
-    if all(_ASCII_VALUE_FIRST <= ord(character) <= _ASCII_VALUE_LAST for character in value):
+    if _is_ascii_value(value):
         metadata.append((name, value))
