@@ -8,12 +8,30 @@
 
 Modules: service (Servicer/Stub classes, method handlers, load), server and
 context (the server side of a call), channel and call (the client side),
-interceptors, and status (StatusCode, RpcError, google.rpc.Status).
+interceptors, status (StatusCode, RpcError, google.rpc.Status), credentials
+(what a client sends to say who it is) and auth (the server interceptor that checks it).
 """
 
+from .auth import (
+    AuthError,
+    AuthInterceptor,
+    BasicValidator,
+    BearerValidator,
+    JWTValidator,
+    Principal,
+    authenticated,
+    require_role,
+)
 from .call import EOF, StreamStreamCall, StreamUnaryCall, UnaryStreamCall, UnaryUnaryCall
 from .channel import Channel, parse_target
 from .context import AbortError, ServicerContext
+from .credentials import (
+    BasicAuth,
+    BearerToken,
+    CallCredentials,
+    JWTCredentials,
+    MetadataCredentials,
+)
 from .interceptors import (
     ClientCallDetails,
     HandlerCallDetails,
@@ -39,4 +57,7 @@ __all__ = [
     "UnaryUnaryClientInterceptor", "UnaryStreamClientInterceptor",
     "StreamUnaryClientInterceptor", "StreamStreamClientInterceptor",
     "LoggingServerInterceptor", "MetadataClientInterceptor",
+    "CallCredentials", "BasicAuth", "BearerToken", "JWTCredentials", "MetadataCredentials",
+    "AuthInterceptor", "Principal", "AuthError", "BasicValidator", "BearerValidator",
+    "JWTValidator", "authenticated", "require_role",
 ]

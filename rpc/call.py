@@ -85,6 +85,7 @@ class Call:
         self._deserialize = deserializer
         self._loop = asyncio.get_running_loop()
         self._stream: ClientStream | None = None
+        self._compress_next = True
         self._outcome: _Outcome | None = None
         self._done = self._loop.create_future()
         self._headers = self._loop.create_future()   # initial metadata, once known
@@ -105,10 +106,13 @@ class Call:
         """Open the call's stream; with ``first_message``, send it and half-close."""
         try:
             transport = await self._channel._connection()
+            metadata = self._details.metadata
+            if self._channel._credentials:
+                metadata = metadata + await self._credential_metadata(transport)
             stream = await transport.start_call(
                 self._details.method,
                 timeout=self._remaining(),
-                metadata=self._details.metadata,
+                metadata=metadata,
                 encoding=self._details.compression or self._channel._compression,
             )
         except (StreamTerminated, ProtocolError) as error:
@@ -125,14 +129,23 @@ class Call:
             await self._send(first_message, end=True)
         return stream
 
+    async def _credential_metadata(self, transport: Any) -> tuple:
+        try:
+            return await self._channel._call_credentials(self._details.method, transport)
+        except Exception as error:   # a token source that failed: the call cannot say who it is
+            self._finish(_Outcome(StatusCode.UNAUTHENTICATED,
+                                  f"getting call credentials failed: {error}"))
+            raise self._error() from None
+
     def _remaining(self) -> float | None:
         if self._deadline is None:
             return None
         return max(0.0, self._deadline - self._loop.time())
 
     async def _send(self, data: bytes, *, end: bool = False) -> None:
+        compress, self._compress_next = self._compress_next, True
         try:
-            await self._stream.send_message(data, end=end)
+            await self._stream.send_message(data, end=end, compress=compress)
         except StreamTerminated:
             await self._collect_outcome()
             raise self._error() from None
@@ -246,6 +259,14 @@ class Call:
             raise self._error()
 
     # --- what the caller may ask -------------------------------------------------------
+
+    def disable_next_message_compression(self) -> None:
+        """Send the next request message uncompressed (Compressed-Flag 0)."""
+        self._compress_next = False
+
+    def response_compressed(self) -> bool | None:
+        """Whether the response message read last arrived compressed (None before any)."""
+        return None if self._stream is None else self._stream.last_message_compressed
 
     def cancel(self) -> bool:
         """Cancel the call (RST_STREAM CANCEL); False if it had already ended."""

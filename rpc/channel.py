@@ -26,6 +26,7 @@ from transport.framing import DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH, DEFAULT_MAX_SE
 from transport.status import StatusCode
 
 from .call import CANCELLED_DETAILS, StreamStreamCall, StreamUnaryCall, UnaryStreamCall, UnaryUnaryCall
+from .credentials import AuthContext, CallCredentials, gather_metadata
 from .interceptors import CLIENT_INTERCEPTOR_METHODS, ClientCallDetails
 from .service import Cardinality
 
@@ -68,8 +69,16 @@ class Channel:
         ssl: Any = None,
         server_hostname: str | None = None,
         authority: str | None = None,
+        credentials: Sequence[CallCredentials] = (),
+        allow_insecure_credentials: bool = False,
         **transport_settings: Any,
     ) -> None:
+        if credentials and ssl is None and not allow_insecure_credentials:
+            raise ValueError(
+                "call credentials are secrets: refusing to send them on a plaintext channel "
+                "(pass ssl=transport.tls.client_context(...), or "
+                "allow_insecure_credentials=True for a trusted network)")
+        self._credentials = tuple(credentials)
         self.target = target
         self._address = parse_target(target)
         self._interceptors = list(interceptors)
@@ -114,6 +123,15 @@ class Channel:
         return await driver.connect(
             host, port, ssl=self._ssl, server_hostname=self._server_hostname or host,
             authority=self._authority, **self._settings)
+
+    async def _call_credentials(self, method: str, transport: driver.ClientTransport) -> tuple:
+        """The metadata every call credential adds to a call of ``method``."""
+        if not self._credentials:
+            return ()
+        service = method.rsplit("/", 1)[0]
+        scheme = "https" if self._ssl is not None else "http"
+        context = AuthContext(method=method, service_url=f"{scheme}://{transport.authority}{service}")
+        return await gather_metadata(self._credentials, context)
 
     async def channel_ready(self) -> None:
         """Connect now rather than on the first call."""

@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 
 from transport.driver import ServerStream
 from transport.status import StatusCode
+from transport.tls import peer_identity
 
 __all__ = ["ServicerContext", "AbortError"]
 
@@ -52,12 +53,25 @@ class ServicerContext:
         self._compress_next = True
         self._done_callbacks: list[Callable[[ServicerContext], None]] = []
         self.deadline_expired = False
+        self.principal: Any = None     # set by rpc.auth.AuthInterceptor
 
     # --- what the client sent ------------------------------------------------
 
     def invocation_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
         """The client's custom metadata, in the order it arrived."""
         return self._stream.head.metadata
+
+    def auth_context(self) -> dict[str, Any]:
+        """Who the peer is: its TLS certificate's identity (transport.tls.peer_identity),
+        and the ``principal`` an auth interceptor established, if any."""
+        identity = peer_identity(self._stream.get_extra_info("ssl_object"))
+        if self.principal is not None:
+            identity["principal"] = self.principal
+        return identity
+
+    def request_compressed(self) -> bool | None:
+        """Whether the request message taken last arrived compressed (None before any)."""
+        return self._stream.last_message_compressed
 
     def method(self) -> str:
         """The :path of the call, "/package.Service/Method"."""

@@ -9,7 +9,8 @@ is wrong with a call rather than with the application:
     a request that does not parse              INTERNAL
     the handler raised                         UNKNOWN (the traceback stays in the log)
     a message over a size limit                RESOURCE_EXHAUSTED (from the transport)
-    the deadline passed                        the handler is cancelled, RST_STREAM(CANCEL)
+    the deadline passed                        the handler is cancelled; DEADLINE_EXCEEDED
+                                               in the trailers, as grpcio's servers send it
 
 One ``Server`` listens on one address; each call runs its handler in its own
 task (the transport driver starts it), with a ``ServicerContext``.
@@ -33,6 +34,8 @@ from .service import MethodHandler, method_handlers
 __all__ = ["Server", "parse_address"]
 
 logger = logging.getLogger(__name__)
+
+DEADLINE_DETAILS = "Deadline Exceeded"
 
 
 class _CallFailed(Exception):
@@ -178,7 +181,15 @@ class Server:
             if stream.cancelled:
                 raise
             context._code, context._details = error.status, error.message
-        except (asyncio.CancelledError, driver.StreamTerminated):
+        except asyncio.CancelledError:
+            if not (context.deadline_expired and _own_cancellation(task)):
+                context._run_done_callbacks()
+                raise
+            # Our deadline cancelled the handler: tell the client so, as
+            # grpcio does (DEADLINE_EXCEEDED in the trailers; the transport
+            # follows them with RST_STREAM if the request is still open).
+            context._code, context._details = StatusCode.DEADLINE_EXCEEDED, DEADLINE_DETAILS
+        except driver.StreamTerminated:
             context._run_done_callbacks()
             raise
         except Exception as error:   # doc/statuscodes.md: the application threw -> UNKNOWN
@@ -242,9 +253,17 @@ def _suspended(generator: Any) -> bool:
 
 
 def _expire(context: ServicerContext, task: asyncio.Task) -> None:
-    """The deadline passed: cancel the handler; the transport resets the stream (CANCEL)."""
+    """The deadline passed: cancel the handler; ``_run`` then sends DEADLINE_EXCEEDED."""
     context.deadline_expired = True
     task.cancel()
+
+
+def _own_cancellation(task: asyncio.Task) -> bool:
+    """Whether the only cancellation of ``task`` is the deadline's; then it is withdrawn."""
+    if task.cancelling() != 1:
+        return False          # cancelled from outside too (server stop, client reset)
+    task.uncancel()
+    return True
 
 
 async def _single_request(stream: driver.ServerStream, handler: MethodHandler) -> Any:

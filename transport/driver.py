@@ -49,6 +49,7 @@ from .connection import HIGHEST_STREAM_ID, ClientConnection, Connection, ServerC
 from .errors import ProtocolError
 from .headers import RequestHead, ResponseHead, Trailers
 from .status import Http2ErrorCode, StatusCode
+from .tls import check_alpn
 
 __all__ = [
     "ClientStream",
@@ -110,6 +111,7 @@ class _Stream:
         self._waiter: asyncio.Future | None = None
         self._drain_waiter: asyncio.Future | None = None
         self.terminal: events.Event | None = None  # how the call ended, once it has
+        self.last_message_compressed: bool | None = None  # the flag of the last message taken
         self._finished_here = False  # (server) ended by our trailers
 
     def __repr__(self) -> str:
@@ -159,9 +161,9 @@ class _Stream:
             finally:
                 self._waiter = None
         event = self._inbox.popleft()
-        if type(event) is events.MessageReceived:
-            self._core.acknowledge_received_data(self.stream_id, event.flow_controlled_length)
-            self._transport._schedule_flush()
+        if type(event) is events.MessageReceived and self._core.acknowledge_received_data(
+                self.stream_id, event.flow_controlled_length):
+            self._transport._schedule_flush()  # the WINDOW_UPDATE it queued
         return event
 
     # --- outbound ---
@@ -218,6 +220,10 @@ class _Stream:
             return StreamTerminated(detail or "the call is over", status=StatusCode.INTERNAL)
         status, message = _outcome(self.terminal)
         return StreamTerminated(message or detail or "the call is over", status=status)
+
+    def get_extra_info(self, name: str, default=None):
+        """The connection's socket details (see _Transport.get_extra_info)."""
+        return self._transport.get_extra_info(name, default)
 
     def _abort(self, status: StatusCode, message: str) -> None:
         """The connection went away under the call."""
@@ -288,6 +294,7 @@ class ClientStream(_Stream):
             event = await self.receive()
             kind = type(event)
             if kind is events.MessageReceived:
+                self.last_message_compressed = event.compressed
                 return event.message
             if event is self.terminal:
                 return None
@@ -352,6 +359,7 @@ class ServerStream(_Stream):
                 return None
             kind = type(event)
             if kind is events.MessageReceived:
+                self.last_message_compressed = event.compressed
                 return event.message
             if kind is events.RequestEnded:
                 self.request_ended = True
@@ -435,6 +443,7 @@ class _Transport(asyncio.Protocol):
         self._idle_waiter: asyncio.Future | None = None
         self.peer = None
         self.goaway: events.ConnectionTerminated | None = None  # the peer's GOAWAY
+        self.refused: ProtocolError | None = None  # why connection_made refused the peer (TLS without h2)
         self._handlers = {
             events.MessageReceived: self._on_stream_event,
             events.ResponseHeadersReceived: self._on_stream_event,
@@ -453,6 +462,13 @@ class _Transport(asyncio.Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:
         self._transport = transport
         self.peer = transport.get_extra_info("peername")
+        try:
+            check_alpn(transport.get_extra_info("ssl_object"))
+        except ProtocolError as error:   # TLS without "h2": not a gRPC peer
+            logger.warning("refusing connection from %s: %s", self.peer, error.message)
+            self.refused = error
+            transport.abort()
+            return
         transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH, low=WRITE_BUFFER_LOW)
         transport.write(self._core.data_to_send())
 
@@ -608,6 +624,12 @@ class _Transport(asyncio.Protocol):
     @property
     def is_closed(self) -> bool:
         return self._transport is None
+
+    def get_extra_info(self, name: str, default=None):
+        """The socket's details (asyncio's names: "peername", "ssl_object", "peercert", ...)."""
+        if self._transport is None:
+            return default
+        return self._transport.get_extra_info(name, default)
 
     async def ping(self, timeout: float | None = None) -> float:
         """Send PING and wait for its ACK; return the round-trip time in seconds."""
@@ -929,6 +951,8 @@ async def connect(host: str, port: int, *, ssl=None, server_hostname: str | None
         lambda: ClientTransport(ClientConnection(**core_settings), authority=authority, scheme=scheme),
         host, port, ssl=ssl, server_hostname=server_hostname if ssl else None,
     )
+    if transport.refused is not None:    # TLS that did not agree on "h2"
+        raise transport.refused
     return transport
 
 
@@ -941,4 +965,6 @@ async def connect_unix(path: str, *, authority: str = "localhost", ssl=None,
                                 scheme="https" if ssl else "http"),
         path, ssl=ssl,
     )
+    if transport.refused is not None:
+        raise transport.refused
     return transport
