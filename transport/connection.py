@@ -749,22 +749,25 @@ class Connection:
 
     # --- Receive-side flow control -------------------------------------------------------
 
-    def acknowledge_received_data(self, stream_id: int, flow_controlled_length: int) -> None:
+    def acknowledge_received_data(self, stream_id: int, flow_controlled_length: int) -> bool:
         """The application consumed a message: give its bytes back to the peer.
 
         Pass `MessageReceived.flow_controlled_length`. The stream's window
-        (RFC 9113 §6.9) reopens in batches of half a window.
+        (RFC 9113 §6.9) reopens in batches of half a window. Returns whether
+        that queued a WINDOW_UPDATE (bytes for `data_to_send()`).
         """
         stream = self._streams.get(stream_id)
         if stream is None or stream.remote_ended or flow_controlled_length <= 0:
-            return  # no more DATA can come on this stream: no window to give back
+            return False  # no more DATA can come on this stream: no window to give back
         stream.unacknowledged += flow_controlled_length
-        if stream.unacknowledged >= self._stream_window // WINDOW_UPDATE_DIVISOR:
-            increment, stream.unacknowledged = stream.unacknowledged, 0
-            try:
-                self._h2.increment_flow_control_window(increment, stream_id=stream_id)
-            except h2.exceptions.StreamClosedError:
-                pass  # closed under us: no more DATA will come
+        if stream.unacknowledged < self._stream_window // WINDOW_UPDATE_DIVISOR:
+            return False
+        increment, stream.unacknowledged = stream.unacknowledged, 0
+        try:
+            self._h2.increment_flow_control_window(increment, stream_id=stream_id)
+        except h2.exceptions.StreamClosedError:
+            return False  # closed under us: no more DATA will come
+        return True
 
     def _give_back_connection_window(self) -> None:
         if self._failed:

@@ -84,6 +84,12 @@ WRITE_BUFFER_LOW = 256 * 1024
 # taking turns with the whole burst (which halves the throughput). A few more
 # writes per burst is the price.
 FLUSH_EVERY_CALLS = 8
+# A client closing a TLS connection sends close_notify (RFC 8446 §6.1) and
+# asyncio then waits for the peer's, 30 s by default. grpc's core never sends
+# one: it ignores close_notify and waits for the TCP FIN, which asyncio only
+# sends once the TLS shutdown is over, so each close stalled for 30 s. By then
+# GOAWAY has said all there is to say and the calls are over: wait briefly.
+TLS_CLIENT_SHUTDOWN_TIMEOUT = 0.1
 
 Handler = Callable[["ServerStream"], Awaitable[None]]
 
@@ -182,9 +188,12 @@ class _Stream:
             self._core.send_message(self.stream_id, message, compress=compress)
         except StreamStateError as error:
             raise self._terminated_error(error.message) from None
-        transport._write_soon()
+        self._message_queued()
         if self._core.send_blocked(self.stream_id):
             await self._wait_drained()
+
+    def _message_queued(self) -> None:
+        self._transport._write_soon()
 
     async def _wait_drained(self) -> None:
         while self._core.send_blocked(self.stream_id) and self.terminal is None and not self._finished_here:
@@ -336,6 +345,16 @@ class ServerStream(_Stream):
         """The client's socket address."""
         return self._transport.peer
 
+    def _message_queued(self) -> None:
+        # While the client still sends, a response message answers it (a
+        # conversation): out at once. Once the request is over (unary,
+        # server streaming), the response goes out whole, at the call's end
+        # or the end of the turn.
+        if self.request_ended:
+            self._transport._schedule_flush()
+        else:
+            self._transport._write_soon()
+
     @property
     def finished(self) -> bool:
         """Whether our trailers went out: the call is over, as we said."""
@@ -444,6 +463,8 @@ class _Transport(asyncio.Protocol):
         self.peer = None
         self.goaway: events.ConnectionTerminated | None = None  # the peer's GOAWAY
         self.refused: ProtocolError | None = None  # why connection_made refused the peer (TLS without h2)
+        self._tls = False             # the connection is TLS
+        self._heard_from_peer = False  # any bytes arrived (over TLS: the handshake was accepted)
         self._handlers = {
             events.MessageReceived: self._on_stream_event,
             events.ResponseHeadersReceived: self._on_stream_event,
@@ -462,6 +483,7 @@ class _Transport(asyncio.Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:
         self._transport = transport
         self.peer = transport.get_extra_info("peername")
+        self._tls = transport.get_extra_info("ssl_object") is not None
         try:
             check_alpn(transport.get_extra_info("ssl_object"))
         except ProtocolError as error:   # TLS without "h2": not a gRPC peer
@@ -474,6 +496,7 @@ class _Transport(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._answered_read = False
+        self._heard_from_peer = True
         try:
             produced = self._core.receive_data(data)
             handlers = self._handlers
@@ -494,7 +517,7 @@ class _Transport(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
-        self._abort_streams(f"connection lost{f': {exc}' if exc else ''}")
+        self._abort_streams(self._lost_reason(exc))
         for waiter in self._writable_waiters:
             if not waiter.done():
                 waiter.set_result(None)
@@ -504,6 +527,15 @@ class _Transport(asyncio.Protocol):
         if not self._closed.done():
             self._closed.set_result(None)
         self._wake_idle()
+
+    def _lost_reason(self, exc: Exception | None) -> str:
+        reason = f"connection lost{f': {exc}' if exc else ''}"
+        if self._tls and not self._heard_from_peer:
+            # TLS 1.3 ends the client's handshake before the server has checked
+            # the client's certificate (RFC 8446 §4.4.2): a refusal shows as this.
+            reason += (" (the TLS peer closed before HTTP/2 began: did it want a client "
+                       "certificate it could verify?)")
+        return reason
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -950,6 +982,7 @@ async def connect(host: str, port: int, *, ssl=None, server_hostname: str | None
     _, transport = await loop.create_connection(
         lambda: ClientTransport(ClientConnection(**core_settings), authority=authority, scheme=scheme),
         host, port, ssl=ssl, server_hostname=server_hostname if ssl else None,
+        **_tls_client_options(ssl),
     )
     if transport.refused is not None:    # TLS that did not agree on "h2"
         raise transport.refused
@@ -963,8 +996,13 @@ async def connect_unix(path: str, *, authority: str = "localhost", ssl=None,
     _, transport = await loop.create_unix_connection(
         lambda: ClientTransport(ClientConnection(**core_settings), authority=authority,
                                 scheme="https" if ssl else "http"),
-        path, ssl=ssl,
+        path, ssl=ssl, **_tls_client_options(ssl),
     )
     if transport.refused is not None:
         raise transport.refused
     return transport
+
+
+def _tls_client_options(ssl) -> dict:
+    """asyncio's TLS-only settings for a client connection (none without TLS)."""
+    return {"ssl_shutdown_timeout": TLS_CLIENT_SHUTDOWN_TIMEOUT} if ssl else {}
