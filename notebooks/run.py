@@ -32,10 +32,31 @@ def execute(path: pathlib.Path) -> nbformat.NotebookNode:
         notebook,
         timeout=CELL_TIMEOUT_SECONDS,
         kernel_name="python3",
+        record_timing=False,  # no timestamps in the saved cells: diffs show only real changes
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()
+    _coalesce_streams(notebook)
     return notebook
+
+
+def _coalesce_streams(notebook: nbformat.NotebookNode) -> None:
+    """Join each cell's consecutive stdout (or stderr) outputs into one.
+
+    How a cell's printing is cut into output messages depends on timing; joined,
+    the saved notebook is the same from one run to the next.
+    """
+    for cell in notebook.cells:
+        merged = []
+        for output in cell.get("outputs", []):
+            previous = merged[-1] if merged else None
+            if (output.output_type == "stream" and previous is not None
+                    and previous.output_type == "stream" and previous.name == output.name):
+                previous.text += output.text
+            else:
+                merged.append(output)
+        if "outputs" in cell:
+            cell.outputs = merged
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -84,12 +84,19 @@ WRITE_BUFFER_LOW = 256 * 1024
 # taking turns with the whole burst (which halves the throughput). A few more
 # writes per burst is the price.
 FLUSH_EVERY_CALLS = 8
-# A client closing a TLS connection sends close_notify (RFC 8446 §6.1) and
-# asyncio then waits for the peer's, 30 s by default. grpc's core never sends
-# one: it ignores close_notify and waits for the TCP FIN, which asyncio only
-# sends once the TLS shutdown is over, so each close stalled for 30 s. By then
-# GOAWAY has said all there is to say and the calls are over: wait briefly.
+# Closing a TLS connection, asyncio sends close_notify (RFC 8446 §6.1) and
+# waits for the peer's before it closes the socket, 30 s by default. grpc's
+# core never answers one: it waits for the TCP FIN, which asyncio only sends
+# once that wait is over, so every close facing a grpcio peer that kept its
+# end open stalled for 30 s. GOAWAY has said all there is to say by then:
+# a client waits briefly; a server a little longer, since what it waits for
+# includes its last responses draining to a slow reader (cut off after this).
 TLS_CLIENT_SHUTDOWN_TIMEOUT = 0.1
+TLS_SERVER_SHUTDOWN_TIMEOUT = 0.5
+# The same on the server side: a client that never completes the TLS close
+# (one that stopped reading, or keeps its socket) held each connection of
+# Server.close() for those 30 s. The GOAWAY and trailers went out before.
+TLS_SERVER_SHUTDOWN_TIMEOUT = 1.0
 
 Handler = Callable[["ServerStream"], Awaitable[None]]
 
@@ -510,7 +517,7 @@ class _Transport(asyncio.Protocol):
             self._transport.abort()
             return
         self._after_events()
-        self._schedule_flush()
+        self._flush()  # what the read itself produced (acknowledgements, window updates, refusals)
 
     def eof_received(self) -> bool:
         return False  # close our side too; connection_lost follows
@@ -958,7 +965,8 @@ async def start_server(handler: Handler, host: str | None = "127.0.0.1", port: i
     """Listen on TCP; `core_settings` go to `ServerConnection` (limits, windows)."""
     server = Server(handler, core_settings)
     loop = asyncio.get_running_loop()
-    server._server = await loop.create_server(server._protocol, host, port, ssl=ssl)
+    server._server = await loop.create_server(server._protocol, host, port, ssl=ssl,
+                                              **_tls_server_options(ssl))
     return server
 
 
@@ -966,7 +974,8 @@ async def start_unix_server(handler: Handler, path: str, *, ssl=None, **core_set
     """Listen on a Unix socket at `path`."""
     server = Server(handler, core_settings)
     loop = asyncio.get_running_loop()
-    server._server = await loop.create_unix_server(server._protocol, path, ssl=ssl)
+    server._server = await loop.create_unix_server(server._protocol, path, ssl=ssl,
+                                                   **_tls_server_options(ssl))
     return server
 
 
@@ -982,7 +991,7 @@ async def connect(host: str, port: int, *, ssl=None, server_hostname: str | None
     _, transport = await loop.create_connection(
         lambda: ClientTransport(ClientConnection(**core_settings), authority=authority, scheme=scheme),
         host, port, ssl=ssl, server_hostname=server_hostname if ssl else None,
-        **_tls_client_options(ssl),
+        **_tls_options(ssl, TLS_CLIENT_SHUTDOWN_TIMEOUT),
     )
     if transport.refused is not None:    # TLS that did not agree on "h2"
         raise transport.refused
@@ -996,13 +1005,18 @@ async def connect_unix(path: str, *, authority: str = "localhost", ssl=None,
     _, transport = await loop.create_unix_connection(
         lambda: ClientTransport(ClientConnection(**core_settings), authority=authority,
                                 scheme="https" if ssl else "http"),
-        path, ssl=ssl, **_tls_client_options(ssl),
+        path, ssl=ssl, **_tls_options(ssl, TLS_CLIENT_SHUTDOWN_TIMEOUT),
     )
     if transport.refused is not None:
         raise transport.refused
     return transport
 
 
-def _tls_client_options(ssl) -> dict:
-    """asyncio's TLS-only settings for a client connection (none without TLS)."""
-    return {"ssl_shutdown_timeout": TLS_CLIENT_SHUTDOWN_TIMEOUT} if ssl else {}
+def _tls_server_options(ssl) -> dict:
+    """asyncio's TLS-only settings for a listening socket (none without TLS)."""
+    return {"ssl_shutdown_timeout": TLS_SERVER_SHUTDOWN_TIMEOUT} if ssl else {}
+
+
+def _tls_options(ssl, shutdown_timeout: float) -> dict:
+    """asyncio's TLS-only settings (none without TLS: asyncio refuses them then)."""
+    return {"ssl_shutdown_timeout": shutdown_timeout} if ssl else {}

@@ -18,7 +18,7 @@ PATHS = run.notebooks()
 
 
 def test_there_are_notebooks():
-    assert len(PATHS) >= 2
+    assert len(PATHS) >= 11
 
 
 @pytest.mark.timeout(300)

@@ -161,7 +161,7 @@ def convert_value(field: FieldSchema, constant: Constant, repeated_ok: bool = Fa
     """The Python value of ``constant`` for ``field``, or IdlError saying why not."""
     if constant.kind == "list":
         if field.label != Label.REPEATED or not (repeated_ok or aggregate):
-            raise IdlError(constant.position, f"a list is only allowed for a repeated field")
+            raise IdlError(constant.position, "a list is only allowed for a repeated field")
         return [convert_value(field, item, aggregate=aggregate) for item in constant.value]
     if field.is_map:
         raise IdlError(constant.position, "map fields cannot be set in options")
