@@ -43,6 +43,12 @@ from .interceptors import (
     UnaryStreamClientInterceptor,
     UnaryUnaryClientInterceptor,
 )
+from .middleware import (
+    CallLogInterceptor,
+    RateLimitInterceptor,
+    RecoveryInterceptor,
+    ValidationInterceptor,
+)
 from .server import Server
 from .service import Cardinality, MethodHandler, load, method_handlers, servicer_class, stub_class
 from .status import RpcError, Status, StatusCode
@@ -60,4 +66,5 @@ __all__ = [
     "CallCredentials", "BasicAuth", "BearerToken", "JWTCredentials", "MetadataCredentials",
     "AuthInterceptor", "Principal", "AuthError", "BasicValidator", "BearerValidator",
     "JWTValidator", "authenticated", "require_role",
+    "CallLogInterceptor", "RecoveryInterceptor", "RateLimitInterceptor", "ValidationInterceptor",
 ]
