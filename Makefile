@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench notebook clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/codec.py
+	$(PY) benchmarks/rpc.py --quick
+
+# The course in Jupyter (JupyterLab is installed on first use, not for the tests).
+notebook: $(STAMP)
+	$(PY) -m pip install --quiet jupyterlab
+	$(PY) -m jupyter lab notebooks/
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -448,6 +448,8 @@ class _StreamResponseMixin:
         return response
 
     async def _stream_ready(self) -> ClientStream:
+        if self._stream is not None and self._opening.done():
+            return self._stream          # open: no need to wait on the opening task
         try:
             return await asyncio.shield(self._opening)
         except asyncio.CancelledError:

@@ -89,13 +89,13 @@ FLUSH_EVERY_CALLS = 8
 # core never answers one: it waits for the TCP FIN, which asyncio only sends
 # once that wait is over, so every close facing a grpcio peer that kept its
 # end open stalled for 30 s. GOAWAY has said all there is to say by then:
-# a client waits briefly; a server a little longer, since what it waits for
-# includes its last responses draining to a slow reader (cut off after this).
+# a client waits briefly.
 TLS_CLIENT_SHUTDOWN_TIMEOUT = 0.1
-TLS_SERVER_SHUTDOWN_TIMEOUT = 0.5
 # The same on the server side: a client that never completes the TLS close
 # (one that stopped reading, or keeps its socket) held each connection of
-# Server.close() for those 30 s. The GOAWAY and trailers went out before.
+# Server.close() for those 30 s. The GOAWAY and trailers went out before; the
+# wait is a little longer than the client's, since it includes the last
+# responses draining to a slow reader (cut off after it).
 TLS_SERVER_SHUTDOWN_TIMEOUT = 1.0
 
 Handler = Callable[["ServerStream"], Awaitable[None]]
@@ -517,7 +517,7 @@ class _Transport(asyncio.Protocol):
             self._transport.abort()
             return
         self._after_events()
-        self._flush()  # what the read itself produced (acknowledgements, window updates, refusals)
+        self._schedule_flush()
 
     def eof_received(self) -> bool:
         return False  # close our side too; connection_lost follows
@@ -573,8 +573,14 @@ class _Transport(asyncio.Protocol):
     #   burst of small messages shares a few full DATA frames.
     # - Except that every FLUSH_EVERY_CALLS completed calls are written
     #   without waiting for the end of the turn (many calls in flight).
+    # - A server's response messages count as answers only while the
+    #   client is still sending (a conversation); after the request's end
+    #   the response goes out whole, with its trailers (ServerStream).
     #
-    # Headers, window updates and resets wait for the end of the turn.
+    # Headers, window updates, resets and whatever handling a read produced
+    # wait for the end of the turn. (Writing a read's window updates at once
+    # cost 1 MiB messages a sixth of their CPU budget: many tiny writes, and
+    # as many wakeups of the sender.)
 
     def _schedule_flush(self) -> None:
         """Write what is queued at the end of this turn."""
@@ -966,7 +972,7 @@ async def start_server(handler: Handler, host: str | None = "127.0.0.1", port: i
     server = Server(handler, core_settings)
     loop = asyncio.get_running_loop()
     server._server = await loop.create_server(server._protocol, host, port, ssl=ssl,
-                                              **_tls_server_options(ssl))
+                                              **_tls_options(ssl, TLS_SERVER_SHUTDOWN_TIMEOUT))
     return server
 
 
@@ -975,7 +981,7 @@ async def start_unix_server(handler: Handler, path: str, *, ssl=None, **core_set
     server = Server(handler, core_settings)
     loop = asyncio.get_running_loop()
     server._server = await loop.create_unix_server(server._protocol, path, ssl=ssl,
-                                                   **_tls_server_options(ssl))
+                                                   **_tls_options(ssl, TLS_SERVER_SHUTDOWN_TIMEOUT))
     return server
 
 
@@ -1010,11 +1016,6 @@ async def connect_unix(path: str, *, authority: str = "localhost", ssl=None,
     if transport.refused is not None:
         raise transport.refused
     return transport
-
-
-def _tls_server_options(ssl) -> dict:
-    """asyncio's TLS-only settings for a listening socket (none without TLS)."""
-    return {"ssl_shutdown_timeout": TLS_SERVER_SHUTDOWN_TIMEOUT} if ssl else {}
 
 
 def _tls_options(ssl, shutdown_timeout: float) -> dict:

@@ -45,7 +45,6 @@ from .metadata import (
     decode_metadata_fields,
     encode_binary_value,
     encode_metadata,
-    header_text,
     normalize_headers,
 )
 from .status import StatusCode, status_from_http

@@ -272,6 +272,31 @@ def test_many_interleaved_streams():
         assert of_type(client_events, ev.TrailersReceived, stream_id)
 
 
+def test_available_streams_counts_what_h2_counts_however_calls_end():
+    # available_streams counts the calls the core tracks instead of walking
+    # h2's streams: the two must agree whichever way a call ends.
+    pair = Pair(server_settings=dict(max_concurrent_streams=10))
+    limit = pair.client._h2.remote_settings.max_concurrent_streams
+    ids = [pair.client.start_call(PATH, authority=AUTHORITY) for _ in range(8)]
+    pair.pump()
+
+    def agree() -> None:
+        assert pair.client.available_streams == limit - pair.client._h2.open_outbound_streams
+
+    agree()
+    pair.client.send_message(ids[0], b"x", end_stream=True)  # ends with trailers
+    pair.pump()
+    pair.server.send_message(ids[0], b"y")
+    pair.server.send_trailers(ids[0])
+    pair.client.reset_stream(ids[1])  # the client cancels
+    pair.server.reset_stream(ids[2])  # the server cancels
+    pair.server.send_trailers(ids[3], status=StatusCode.NOT_FOUND)  # before the client's end
+    pair.pump()
+    agree()
+    assert pair.client.available_streams == limit - 4
+    assert len(pair.client.stream_ids()) == 4
+
+
 def test_byte_at_a_time_gives_the_same_events():
     def run(byte_at_a_time):
         client, server = ClientConnection(), ServerConnection()
