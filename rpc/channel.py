@@ -26,7 +26,7 @@ from transport.framing import DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH, DEFAULT_MAX_SE
 from transport.status import StatusCode
 
 from .call import CANCELLED_DETAILS, StreamStreamCall, StreamUnaryCall, UnaryStreamCall, UnaryUnaryCall
-from .credentials import AuthContext, CallCredentials, gather_metadata
+from .credentials import AuthContext, CallCredentials, gather_metadata, service_url
 from .interceptors import CLIENT_INTERCEPTOR_METHODS, ClientCallDetails
 from .service import Cardinality
 
@@ -128,9 +128,8 @@ class Channel:
         """The metadata every call credential adds to a call of ``method``."""
         if not self._credentials:
             return ()
-        service = method.rsplit("/", 1)[0]
         scheme = "https" if self._ssl is not None else "http"
-        context = AuthContext(method=method, service_url=f"{scheme}://{transport.authority}{service}")
+        context = AuthContext(method=method, service_url=service_url(scheme, transport.authority, method))
         return await gather_metadata(self._credentials, context)
 
     async def channel_ready(self) -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "JWTCredentials",
     "MetadataCredentials",
     "AUTHORIZATION",
+    "service_url",
 ]
 
 AUTHORIZATION = "authorization"            # RFC 9110 §11.6.2, lower-case in HTTP/2
@@ -44,6 +45,21 @@ class AuthContext:
 
     method: str          # "/package.Service/Method"
     service_url: str     # "https://authority/package.Service": the JWT audience gRPC uses
+
+
+HTTPS_DEFAULT_PORT = ":443"                # left out of service URLs, as gRPC does
+
+
+def service_url(scheme: str, authority: str, method: str) -> str:
+    """The URL credentials are for: "https://authority/package.Service".
+
+    gRPC builds it so (and uses it as the default JWT audience): the scheme,
+    the call's :authority without a default ":443", and the method's path
+    up to its last "/".
+    """
+    if scheme == "https" and authority.endswith(HTTPS_DEFAULT_PORT):
+        authority = authority[: -len(HTTPS_DEFAULT_PORT)]
+    return f"{scheme}://{authority}{method.rsplit('/', 1)[0]}"
 
 
 class CallCredentials:
