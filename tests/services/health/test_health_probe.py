@@ -135,7 +135,7 @@ def test_a_slow_check_times_out_as_an_rpc_failure():
 
 
 def test_tls_and_mutual_tls(tmp_path):
-    trustme = pytest.importorskip("trustme")
+    import trustme   # a test dependency: certificates made for the test
     ca = trustme.CA()
     server_cert = ca.issue_cert("probe.test.example")
     client_cert = ca.issue_cert("client-1")

@@ -13,15 +13,14 @@ import os
 import subprocess
 import sys
 
+import grpc_tools  # protoc, the oracle (a test dependency)
 import pytest
+from google.protobuf import descriptor_pb2
 
-descriptor_pb2 = pytest.importorskip("google.protobuf.descriptor_pb2")
-grpc_tools = pytest.importorskip("grpc_tools")
+import wire.idl
+from wire.idl import BUNDLED_INCLUDE
 
-import wire.idl  # noqa: E402
-from wire.idl import BUNDLED_INCLUDE  # noqa: E402
-
-from .protofiles import ALL_FILES, PROJECT_FILES, path_of  # noqa: E402
+from .protofiles import ALL_FILES, PROJECT_FILES, path_of
 
 FIELD_ATTRIBUTES = ("name", "number", "type", "type_name", "label", "oneof_index",
                     "json_name", "proto3_optional", "extendee", "default_value")
