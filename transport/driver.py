@@ -99,6 +99,7 @@ TLS_CLIENT_SHUTDOWN_TIMEOUT = 0.1
 TLS_SERVER_SHUTDOWN_TIMEOUT = 1.0
 
 Handler = Callable[["ServerStream"], Awaitable[None]]
+Observer = Callable[[str, bytes], None]
 
 
 class StreamTerminated(ProtocolError):
@@ -470,6 +471,9 @@ class _Transport(asyncio.Protocol):
         self.peer = None
         self.goaway: events.ConnectionTerminated | None = None  # the peer's GOAWAY
         self.refused: ProtocolError | None = None  # why connection_made refused the peer (TLS without h2)
+        # Sees every byte: observer("sent" | "received", data), e.g. transport.xray's
+        # Tracer.observe, so a notebook can show what one call put on the wire.
+        self.observer: Observer | None = None
         self._tls = False             # the connection is TLS
         self._heard_from_peer = False  # any bytes arrived (over TLS: the handshake was accepted)
         self._handlers = {
@@ -499,9 +503,11 @@ class _Transport(asyncio.Protocol):
             transport.abort()
             return
         transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH, low=WRITE_BUFFER_LOW)
-        transport.write(self._core.data_to_send())
+        self._write(self._core.data_to_send())
 
     def data_received(self, data: bytes) -> None:
+        if self.observer is not None:
+            self._observe("received", data)
         self._answered_read = False
         self._heard_from_peer = True
         try:
@@ -603,6 +609,18 @@ class _Transport(asyncio.Protocol):
             self._flush()
         self._write_soon()
 
+    def _write(self, data: bytes) -> None:
+        self._transport.write(data)
+        if self.observer is not None:
+            self._observe("sent", data)
+
+    def _observe(self, direction: str, data: bytes) -> None:
+        try:
+            self.observer(direction, data)
+        except Exception:   # an observer's bug must not touch the connection
+            logger.exception("connection observer failed; it is removed")
+            self.observer = None
+
     def _end_turn(self) -> None:
         self._flush_scheduled = False
         self._flush()
@@ -611,7 +629,7 @@ class _Transport(asyncio.Protocol):
         self._calls_unwritten = 0
         data = self._core.data_to_send()
         if data and self._transport is not None:
-            self._transport.write(data)
+            self._write(data)
         if self._finishing:
             self._finishing = [stream for stream in self._finishing if not stream._check_finished()]
 
@@ -929,14 +947,19 @@ class ServerTransport(_Transport):
 class Server:
     """A listening socket whose connections run `handler` once per call."""
 
-    def __init__(self, handler: Handler, core_settings: dict) -> None:
+    def __init__(self, handler: Handler, core_settings: dict,
+                 observer_factory: Callable[[], Observer] | None = None) -> None:
         self._handler = handler
         self._core_settings = core_settings
+        self._observer_factory = observer_factory
         self._transports: set[ServerTransport] = set()
         self._server: asyncio.AbstractServer | None = None
 
     def _protocol(self) -> ServerTransport:
-        return ServerTransport(ServerConnection(**self._core_settings), self._handler, self)
+        transport = ServerTransport(ServerConnection(**self._core_settings), self._handler, self)
+        if self._observer_factory is not None:   # one observer per connection
+            transport.observer = self._observer_factory()
+        return transport
 
     @property
     def sockets(self):
@@ -967,18 +990,22 @@ class Server:
 
 
 async def start_server(handler: Handler, host: str | None = "127.0.0.1", port: int = 0, *,
-                       ssl=None, **core_settings) -> Server:
-    """Listen on TCP; `core_settings` go to `ServerConnection` (limits, windows)."""
-    server = Server(handler, core_settings)
+                       ssl=None, observer_factory: Callable[[], Observer] | None = None,
+                       **core_settings) -> Server:
+    """Listen on TCP; `core_settings` go to `ServerConnection` (limits, windows);
+    `observer_factory()` gives each accepted connection its observer."""
+    server = Server(handler, core_settings, observer_factory)
     loop = asyncio.get_running_loop()
     server._server = await loop.create_server(server._protocol, host, port, ssl=ssl,
                                               **_tls_options(ssl, TLS_SERVER_SHUTDOWN_TIMEOUT))
     return server
 
 
-async def start_unix_server(handler: Handler, path: str, *, ssl=None, **core_settings) -> Server:
+async def start_unix_server(handler: Handler, path: str, *, ssl=None,
+                            observer_factory: Callable[[], Observer] | None = None,
+                            **core_settings) -> Server:
     """Listen on a Unix socket at `path`."""
-    server = Server(handler, core_settings)
+    server = Server(handler, core_settings, observer_factory)
     loop = asyncio.get_running_loop()
     server._server = await loop.create_unix_server(server._protocol, path, ssl=ssl,
                                                    **_tls_options(ssl, TLS_SERVER_SHUTDOWN_TIMEOUT))
@@ -989,13 +1016,15 @@ async def start_unix_server(handler: Handler, path: str, *, ssl=None, **core_set
 
 
 async def connect(host: str, port: int, *, ssl=None, server_hostname: str | None = None,
-                  authority: str | None = None, **core_settings) -> ClientTransport:
+                  authority: str | None = None, observer: Observer | None = None,
+                  **core_settings) -> ClientTransport:
     """Open a client connection over TCP (TLS if `ssl` is an SSLContext with ALPN h2)."""
     loop = asyncio.get_running_loop()
     authority = authority or (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
     scheme = "https" if ssl else "http"
     _, transport = await loop.create_connection(
-        lambda: ClientTransport(ClientConnection(**core_settings), authority=authority, scheme=scheme),
+        lambda: _observed(ClientTransport(ClientConnection(**core_settings), authority=authority,
+                                          scheme=scheme), observer),
         host, port, ssl=ssl, server_hostname=server_hostname if ssl else None,
         **_tls_options(ssl, TLS_CLIENT_SHUTDOWN_TIMEOUT),
     )
@@ -1005,12 +1034,12 @@ async def connect(host: str, port: int, *, ssl=None, server_hostname: str | None
 
 
 async def connect_unix(path: str, *, authority: str = "localhost", ssl=None,
-                       **core_settings) -> ClientTransport:
+                       observer: Observer | None = None, **core_settings) -> ClientTransport:
     """Open a client connection over a Unix socket."""
     loop = asyncio.get_running_loop()
     _, transport = await loop.create_unix_connection(
-        lambda: ClientTransport(ClientConnection(**core_settings), authority=authority,
-                                scheme="https" if ssl else "http"),
+        lambda: _observed(ClientTransport(ClientConnection(**core_settings), authority=authority,
+                                          scheme="https" if ssl else "http"), observer),
         path, ssl=ssl, **_tls_options(ssl, TLS_CLIENT_SHUTDOWN_TIMEOUT),
     )
     if transport.refused is not None:
@@ -1021,3 +1050,9 @@ async def connect_unix(path: str, *, authority: str = "localhost", ssl=None,
 def _tls_options(ssl, shutdown_timeout: float) -> dict:
     """asyncio's TLS-only settings (none without TLS: asyncio refuses them then)."""
     return {"ssl_shutdown_timeout": shutdown_timeout} if ssl else {}
+
+
+def _observed(transport: ClientTransport, observer: Observer | None) -> ClientTransport:
+    """Set the observer before connection_made, so it sees the preface too."""
+    transport.observer = observer
+    return transport
