@@ -25,6 +25,10 @@ METHOD_OF = {"unary_unary": "getOrder", "unary_stream": "searchOrders",
 TIMEOUT = 0.5
 
 
+# grpc-timeout is rounded up to its unit by whoever sends it, and grpcio's clients
+# have been seen adding about 10 ms: a server may see a little more than asked.
+ROUNDED_UP = 0.05
+
 @pytest.mark.parametrize("pattern", PATTERNS)
 async def test_deadline_exceeded_on_time_and_handler_cancelled(peers, helpers, pattern):
     async with peers.session() as s:
@@ -36,7 +40,7 @@ async def test_deadline_exceeded_on_time_and_handler_cancelled(peers, helpers, p
         method = METHOD_OF[pattern]
         # grpc-timeout went out: the handler saw the deadline...
         remaining = await s.obs.wait(f"time_remaining:{method}")
-        assert 0 < remaining <= TIMEOUT
+        assert 0 < remaining <= TIMEOUT + ROUNDED_UP  # senders may round up, never down
         # ...and was cancelled once it passed.
         await s.obs.wait(f"cancelled:{method}", timeout=2)
         assert s.obs.count(f"finished:{method}") == 0
@@ -55,7 +59,7 @@ async def test_call_within_its_deadline_succeeds(peers, pattern):
         responses, call = await s.run(pattern, timeout=5, metadata=(("x-cmd", "sleep:0.05"),))
         assert (await call.code()).name == "OK"
         remaining = await s.obs.wait(f"time_remaining:{METHOD_OF[pattern]}")
-        assert 4 < remaining <= 5
+        assert 4 < remaining <= 5 + ROUNDED_UP  # senders may round up, never down
 
 
 async def test_our_server_cancels_the_handler_when_the_deadline_passes(make_peers):

@@ -511,7 +511,7 @@ def test_grpcio_request_is_accepted():
     request, (reply, call) = _call_grpcio(answer, metadata=[("k", "v"), ("k-bin", b"\x00\xff")])
     head = parse_request_headers(request)
     assert (head.method, head.path) == ("POST", "/pkg.Service/Method")
-    assert 4 < head.timeout <= 5
+    assert 4 < head.timeout <= 5.05  # grpcio may round the timeout it sends up (never down)
     assert ("k", "v") in head.metadata and ("k-bin", b"\x00\xff") in head.metadata
     assert reply == b"reply"
     assert call.code() == grpc.StatusCode.OK
