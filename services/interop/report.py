@@ -155,6 +155,22 @@ def render(outcomes: dict[str, tuple[str, str]]) -> str:
     ])
 
 
+README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
+README_START = "<!-- interop results: written by python -m services.interop.report -->"
+README_END = "<!-- end of interop results -->"
+
+
+def update_readme(outcomes: dict[str, tuple[str, str]]) -> None:
+    """Put the case tables between the README's markers (if it has them)."""
+    text = README.read_text(encoding="utf-8")
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        return
+    tables = "\n".join(matrix_tables(outcomes)).replace("### ", "#### ")
+    text = text[:start + len(README_START)] + "\n" + tables + "\n" + text[end:]
+    README.write_text(text, encoding="utf-8")
+
+
 def _grpcio_version() -> str:
     import grpc
 
@@ -167,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     collector = run_tests()
     args.output.write_text(render(collector.outcomes), encoding="utf-8")
+    update_readme(collector.outcomes)
     failed = [node for node, (outcome, _) in collector.outcomes.items() if outcome == "failed"]
     print(f"wrote {args.output} ({len(collector.outcomes)} results, {len(failed)} failed)")
     return 1 if failed else 0
