@@ -465,13 +465,16 @@ class Client:
         pass
 
 
-class OursClient(Client):
-    def __init__(self, port: int) -> None:
-        import rpc
-        self.channel = rpc.Channel(f"127.0.0.1:{port}")
-        self._unary = self.channel.unary_unary(UNARY_PATH)
-        self._stream = self.channel.unary_stream(STREAM_PATH)
-        self._pingpong = self.channel.stream_stream(PINGPONG_PATH)
+class ChannelClient(Client):
+    """A client on a channel with grpcio's four factories (ours and grpc.aio have them)."""
+
+    eof: object = None   # what read() returns after the last response
+
+    def __init__(self, channel) -> None:
+        self.channel = channel
+        self._unary = channel.unary_unary(UNARY_PATH)
+        self._stream = channel.unary_stream(STREAM_PATH)
+        self._pingpong = channel.stream_stream(PINGPONG_PATH)
 
     async def unary(self, payload: bytes) -> bytes:
         return await self._unary(payload)
@@ -484,7 +487,6 @@ class OursClient(Client):
 
     @contextlib.asynccontextmanager
     async def pingpong(self):
-        import rpc
         call = self._pingpong()
 
         async def roundtrip(payload: bytes) -> bytes:
@@ -492,43 +494,25 @@ class OursClient(Client):
             return await call.read()
         yield roundtrip
         await call.done_writing()
-        assert await call.read() is rpc.EOF
+        if await call.read() is not self.eof:
+            raise RuntimeError("the ping-pong call sent more than it was asked")
 
     async def close(self) -> None:
         await self.channel.close()
 
 
-class GrpcioClient(Client):
+class OursClient(ChannelClient):
+    def __init__(self, port: int) -> None:
+        import rpc
+        self.eof = rpc.EOF
+        super().__init__(rpc.Channel(f"127.0.0.1:{port}"))
+
+
+class GrpcioClient(ChannelClient):
     def __init__(self, port: int) -> None:
         import grpc
-        self.channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-        self._unary = self.channel.unary_unary(UNARY_PATH)
-        self._stream = self.channel.unary_stream(STREAM_PATH)
-        self._pingpong = self.channel.stream_stream(PINGPONG_PATH)
-
-    async def unary(self, payload: bytes) -> bytes:
-        return await self._unary(payload)
-
-    async def stream(self, request: bytes) -> int:
-        received = 0
-        async for _ in self._stream(request):
-            received += 1
-        return received
-
-    @contextlib.asynccontextmanager
-    async def pingpong(self):
-        import grpc
-        call = self._pingpong()
-
-        async def roundtrip(payload: bytes) -> bytes:
-            await call.write(payload)
-            return await call.read()
-        yield roundtrip
-        await call.done_writing()
-        assert await call.read() is grpc.aio.EOF
-
-    async def close(self) -> None:
-        await self.channel.close()
+        self.eof = grpc.aio.EOF
+        super().__init__(grpc.aio.insecure_channel(f"127.0.0.1:{port}"))
 
 
 class GrpclibClient(Client):
