@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any, AsyncIterable, Callable, Iterable
@@ -344,8 +345,11 @@ class _UnaryResponseMixin:
             return response
 
     async def _await_task(self) -> Any:
+        # Awaited directly, not through asyncio.shield (one loop turn less per
+        # call): a caller cancelled while waiting cancels the call's task too,
+        # and the task then cancels the call (_cancel_on_exit), as grpc.aio does.
         try:
-            return await asyncio.shield(self._task)
+            return await self._task
         except asyncio.CancelledError:
             if self._outcome is not None and not self._outcome.locally_cancelled \
                     and self._task.cancelled():
@@ -354,6 +358,16 @@ class _UnaryResponseMixin:
 
     def __await__(self):
         return self._await_task().__await__()
+
+    @contextlib.asynccontextmanager
+    async def _cancel_on_exit(self):
+        """The call's task was cancelled from outside (its awaiter was): cancel the call."""
+        try:
+            yield
+        except asyncio.CancelledError:
+            if self._outcome is None:
+                self._abandon(StatusCode.CANCELLED, CANCELLED_DETAILS, locally_cancelled=True)
+            raise
 
 
 class UnaryUnaryCall(_UnaryResponseMixin, Call):
@@ -364,8 +378,9 @@ class UnaryUnaryCall(_UnaryResponseMixin, Call):
         self._task = self._start(self._run(request))
 
     async def _run(self, request: Any) -> Any:
-        await self._open(first_message=self._serialize_request(request))
-        return await self._unary_response()
+        async with self._cancel_on_exit():
+            await self._open(first_message=self._serialize_request(request))
+            return await self._unary_response()
 
 
 class StreamUnaryCall(_UnaryResponseMixin, Call):
@@ -380,8 +395,9 @@ class StreamUnaryCall(_UnaryResponseMixin, Call):
         self._task = self._start(self._run())
 
     async def _run(self) -> Any:
-        await self._opening
-        return await self._unary_response()
+        async with self._cancel_on_exit():
+            await self._opening
+            return await self._unary_response()
 
 
 # --- streamed responses -----------------------------------------------------------------

@@ -28,7 +28,7 @@ async def test_invocation_metadata_peer_time_remaining_cancelled(make_peers, dir
         assert not any(k.startswith("grpc-") or k.startswith(":") or k in ("te", "content-type")
                        for k, _ in seen["metadata"])
         assert re.fullmatch(r"ipv4:127\.0\.0\.1:\d+", seen["peer"])
-        assert 2.5 < seen["time_remaining"] <= 3
+        assert 2.5 < seen["time_remaining"] <= 3.05   # grpcio may round its grpc-timeout up
         assert seen["cancelled"] is False
 
 
