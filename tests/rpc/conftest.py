@@ -173,6 +173,14 @@ class Observations:
     def count(self, name: str) -> int:
         return self.counts[name]
 
+    async def wait_count(self, name: str, count: int, timeout: float = 5.0) -> None:
+        """Wait until the event `name` has happened `count` times (wait() only sees the first)."""
+        for _ in range(int(timeout / 0.01)):
+            if self.counts[name] >= count:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"the server reported {name!r} {self.counts[name]} times, not {count}")
+
 
 def parse_commands(metadata) -> dict[str, list[str]]:
     """x-cmd "echo;status:NOT_FOUND:ascii" -> {"echo": [], "status": ["NOT_FOUND", "ascii"]}."""

@@ -21,7 +21,7 @@ async def test_calls_in_flight_finish_within_the_grace(make_peers, direction):
         await s.run("unary_unary")                          # connected
         in_flight = asyncio.ensure_future(s.run("unary_unary", metadata=(("x-cmd", "sleep:0.4"),)))
         stream = s.start("unary_stream", metadata=(("x-cmd", "first:1;sleep:0.4"),))
-        await s.obs.wait("started:getOrder")
+        await s.obs.wait_count("started:getOrder", 2)       # the first call set it already
         await stream.read()
         started = time.monotonic()
         stopping = asyncio.ensure_future(s.server.stop(grace=5))
@@ -98,7 +98,9 @@ async def test_our_channel_across_a_grpcio_servers_graceful_stop(make_peers):
     async with make_peers("ours-to-grpcio").session() as s:
         await s.run("unary_unary")
         in_flight = asyncio.ensure_future(s.run("unary_unary", metadata=(("x-cmd", "sleep:0.4"),)))
-        await s.obs.wait("started:getOrder")
+        # the second call must reach its handler ("started" was already set by the
+        # first): a call that arrives after stop() began is refused, not in flight
+        await s.obs.wait_count("started:getOrder", 2)
         stopping = asyncio.ensure_future(s.server.stop(grace=5))
         responses, _ = await asyncio.wait_for(in_flight, 3)
         assert responses[0].id == "0"
