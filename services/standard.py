@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import sys
 from typing import Any, NamedTuple, Sequence
 
 import rpc
@@ -23,7 +24,8 @@ import rpc
 from .health import HealthServicer, ServingStatus, health_v1
 from .reflection import DescriptorIndex, enable_reflection
 
-__all__ = ["StandardServices", "add_standard_services", "serve_until_stopped", "server_arguments"]
+__all__ = ["StandardServices", "add_standard_services", "serve_until_stopped", "server_arguments",
+           "run_client_program"]
 
 
 class StandardServices(NamedTuple):
@@ -79,3 +81,22 @@ def server_arguments(description: str, default_port: int,
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=default_port)
     return parser.parse_args(argv)
+
+
+def run_client_program(run: Any, description: str, default_target: str,
+                       argv: Sequence[str] | None = None) -> int:
+    """An example client as a program: ``--target``, then ``run(target)``.
+
+    Exit status 0 when every call did what it should; 1, with the status on
+    stderr, when a call failed (the clients raise SystemExit themselves for an
+    unexpected answer).
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--target", default=default_target)
+    args = parser.parse_args(argv)
+    try:
+        asyncio.run(run(args.target))
+    except rpc.RpcError as error:
+        print(f"call failed: {error}", file=sys.stderr)
+        return 1
+    return 0

@@ -6,12 +6,11 @@ answers something unexpected.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import sys
 
 import rpc
 
+from ..standard import run_client_program
 from . import StringValue, ecommerce
 
 __all__ = ["run", "main"]
@@ -58,15 +57,7 @@ async def run(target: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--target", default="localhost:50052")
-    args = parser.parse_args(argv)
-    try:
-        asyncio.run(run(args.target))
-    except rpc.RpcError as error:
-        print(f"call failed: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run_client_program(run, __doc__.splitlines()[0], "localhost:50052", argv)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,11 @@ each step and exits non-zero if a call does not do what it should.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import sys
 
 import rpc
 
+from ..standard import run_client_program
 from . import ecommerce
 
 __all__ = ["run", "main"]
@@ -41,15 +40,7 @@ async def run(target: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--target", default="localhost:50051")
-    args = parser.parse_args(argv)
-    try:
-        asyncio.run(run(args.target))
-    except rpc.RpcError as error:
-        print(f"call failed: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run_client_program(run, __doc__.splitlines()[0], "localhost:50051", argv)
 
 
 if __name__ == "__main__":
