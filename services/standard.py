@@ -24,7 +24,8 @@ import rpc
 from .health import HealthServicer, ServingStatus, health_v1
 from .reflection import DescriptorIndex, enable_reflection
 
-__all__ = ["StandardServices", "add_standard_services", "serve_until_stopped", "server_arguments",
+__all__ = ["StandardServices", "add_standard_services", "serve_until_stopped", "run_until_signalled",
+           "server_arguments",
            "run_client_program"]
 
 
@@ -51,18 +52,29 @@ def add_standard_services(server: rpc.Server, *loaded_files: Any) -> StandardSer
 async def serve_until_stopped(name: str, servicers: Sequence[Any], loaded_files: Sequence[Any],
                               host: str, port: int, *, server: rpc.Server | None = None,
                               ready: asyncio.Event | None = None, grace: float = 1.0) -> None:
-    """Run an example server as a program: serve, then stop gracefully on SIGINT/SIGTERM.
+    """Run an example server as a program, with health and reflection.
 
-    Prints "<name> server listening on host:port" once listening (port 0 picks
-    one), registers health and reflection, and on a signal turns health to
-    NOT_SERVING before giving calls in flight ``grace`` seconds.
+    On SIGINT/SIGTERM health turns NOT_SERVING before calls in flight get
+    ``grace`` seconds (see ``run_until_signalled``).
     """
     server = server or rpc.Server()
     for servicer in servicers:
         server.add_service(servicer)
     standard = add_standard_services(server, *loaded_files)
+    await run_until_signalled(server, name, host, port, ready=ready, grace=grace,
+                              before_stop=standard.health.enter_graceful_shutdown)
+
+
+async def run_until_signalled(server: rpc.Server, name: str, host: str, port: int, *,
+                              ready: asyncio.Event | None = None, grace: float = 1.0,
+                              before_stop: Any = None, note: str = "") -> None:
+    """Serve until SIGINT/SIGTERM, then stop gracefully.
+
+    Prints "<name> server listening on host:port<note>" once listening (port 0
+    picks one; the programs' tests read the port from that line).
+    """
     bound = await server.start(f"{host}:{port}")
-    print(f"{name} server listening on {host}:{bound}", flush=True)
+    print(f"{name} server listening on {host}:{bound}{note}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -70,7 +82,8 @@ async def serve_until_stopped(name: str, servicers: Sequence[Any], loaded_files:
     if ready is not None:
         ready.set()
     await stop.wait()
-    standard.health.enter_graceful_shutdown()
+    if before_stop is not None:
+        before_stop()
     await server.stop(grace=grace)
 
 

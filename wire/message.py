@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 from .errors import DecodeError, EncodeError, SchemaError
 from .scalars import SCALARS, ScalarType, decode_utf8
 from .schema import EnumSchema, FieldSchema, FieldType, MAP_KEY_TYPES, MessageSchema
-from .varint import MAX_VARINT_LENGTH, UINT64_MASK, encode_varint
+from .varint import decode_varint, encode_varint
 from .wire_format import (
     WireType,
     check_field_number,
@@ -66,7 +66,7 @@ def _read_varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
     """A varint that must end by ``end`` (the end of the enclosing message).
 
     One- and two-byte varints (numbers below 16384, tags of fields below 2048)
-    are read before the general loop, which takes at most MAX_VARINT_LENGTH bytes.
+    are read here, inline; longer ones by ``decode_varint``.
     """
     if pos + 1 < end:
         byte = data[pos]
@@ -75,17 +75,7 @@ def _read_varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
         second = data[pos + 1]
         if second < CONTINUATION_BIT:
             return (byte & PAYLOAD_MASK) | (second << PAYLOAD_BITS), pos + 2
-    value = shift = 0
-    stop = min(end, pos + MAX_VARINT_LENGTH)
-    for index in range(pos, stop):
-        byte = data[index]
-        value |= (byte & PAYLOAD_MASK) << shift
-        if byte < CONTINUATION_BIT:
-            return value & UINT64_MASK, index + 1
-        shift += PAYLOAD_BITS
-    if stop - pos == MAX_VARINT_LENGTH:
-        raise DecodeError(f"varint longer than {MAX_VARINT_LENGTH} bytes at offset {pos}")
-    raise DecodeError(f"truncated varint at offset {pos}: it runs past the end of its message")
+    return decode_varint(data, pos, end)
 
 
 def _read_length(data: bytes, pos: int, end: int, what: str) -> tuple[int, int]:

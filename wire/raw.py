@@ -51,7 +51,7 @@ def _decode_fields(data: bytes, pos: int, end: int, depth: int,
         raise DecodeError(f"nested deeper than {DEFAULT_RECURSION_LIMIT} levels")
     fields: list[RawField] = []
     while pos < end:
-        tag, pos = _varint(data, pos, end)
+        tag, pos = decode_varint(data, pos, end)
         field_number, wire_type = split_tag(tag)
         if wire_type == WireType.EGROUP:
             if group != field_number:
@@ -67,7 +67,7 @@ def _decode_fields(data: bytes, pos: int, end: int, depth: int,
 def _decode_value(data: bytes, pos: int, end: int, depth: int, field_number: int,
                   wire_type: int):
     if wire_type == WireType.VARINT:
-        return _varint(data, pos, end)
+        return decode_varint(data, pos, end)
     if wire_type == WireType.I32:
         return _fixed(data, pos, end, I32_SIZE)
     if wire_type == WireType.I64:
@@ -75,7 +75,7 @@ def _decode_value(data: bytes, pos: int, end: int, depth: int, field_number: int
     if wire_type == WireType.SGROUP:
         fields, pos = _decode_fields(data, pos, end, depth + 1, group=field_number)
         return tuple(fields), pos
-    length, pos = _varint(data, pos, end)
+    length, pos = decode_varint(data, pos, end)
     if length > end - pos:
         raise DecodeError(f"field {field_number}: length {length} past the end of input")
     payload = data[pos:pos + length]
@@ -100,11 +100,6 @@ def _is_text(payload: bytes) -> bool:
     return text.isprintable() or all(ch.isprintable() or ch in "\t\r\n" for ch in text)
 
 
-def _varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
-    value, pos = decode_varint(data, pos)
-    if pos > end:
-        raise DecodeError("varint runs past the end of its message")
-    return value, pos
 
 
 def _fixed(data: bytes, pos: int, end: int, size: int) -> tuple[int, int]:

@@ -55,33 +55,25 @@ def encode_varint(value: int) -> bytes:
     return bytes(out)
 
 
-def decode_varint(data, pos: int = 0) -> tuple[int, int]:
+def decode_varint(data, pos: int = 0, end: int | None = None) -> tuple[int, int]:
     """Read a varint from ``data`` at ``pos``; return ``(value, next_pos)``.
 
-    Raises DecodeError when the input ends inside the varint or when it runs
-    past MAX_VARINT_LENGTH bytes. Bits beyond 64 in the tenth byte are dropped,
-    as protobuf's own parsers do.
+    ``end`` bounds it (the end of an enclosing message; the end of ``data`` by
+    default). Raises DecodeError when the input ends inside the varint or when
+    it runs past MAX_VARINT_LENGTH bytes. Bits beyond 64 in the tenth byte are
+    dropped, as protobuf's own parsers do.
     """
-    try:
-        byte = data[pos]
-    except IndexError:
-        raise DecodeError(f"truncated varint at offset {pos}") from None
-    if byte < CONTINUATION_BIT:
-        return byte, pos + 1
-    return _decode_long_varint(data, pos)
-
-
-def _decode_long_varint(data, pos: int) -> tuple[int, int]:
-    value = 0
-    shift = 0
-    end = min(pos + MAX_VARINT_LENGTH, len(data))
-    for index in range(pos, end):
+    if end is None:
+        end = len(data)
+    value = shift = 0
+    stop = min(end, pos + MAX_VARINT_LENGTH)
+    for index in range(pos, stop):
         byte = data[index]
         value |= (byte & PAYLOAD_MASK) << shift
         if byte < CONTINUATION_BIT:
             return value & UINT64_MASK, index + 1
         shift += PAYLOAD_BITS
-    if end - pos == MAX_VARINT_LENGTH:
+    if stop - pos == MAX_VARINT_LENGTH:
         raise DecodeError(f"varint longer than {MAX_VARINT_LENGTH} bytes at offset {pos}")
     raise DecodeError(f"truncated varint at offset {pos}")
 

@@ -38,7 +38,6 @@ import argparse
 import asyncio
 import contextlib
 import pathlib
-import signal
 import ssl
 import sys
 import tempfile
@@ -47,6 +46,8 @@ from typing import Iterator
 
 import rpc
 from transport import tls
+
+from ..standard import run_until_signalled
 
 from . import (
     ECHO_INITIAL_KEY,
@@ -221,14 +222,7 @@ def make_server(**server_options) -> rpc.Server:
 async def serve(host: str, port: int, *, ssl: ssl.SSLContext | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then stop gracefully."""
     server = make_server(ssl=ssl)
-    bound = await server.start(f"{host}:{port}")
-    print(f"interop server listening on {host}:{bound}{' (TLS)' if ssl else ''}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    await server.stop(grace=1.0)
+    await run_until_signalled(server, "interop", host, port, note=" (TLS)" if ssl else "")
 
 
 def parse_bool(text: str) -> bool:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import pathlib
-import signal
 
 import rpc
 from rpc.status import Any as AnyMessage
+
+from ...standard import run_until_signalled
 
 PROTO = pathlib.Path(__file__).with_name("bookshelf.proto")
 bookshelf = rpc.load(str(PROTO))
@@ -169,14 +170,7 @@ def _text(value: str | bytes) -> str:
 async def serve(host: str, port: int) -> None:
     server = rpc.Server()
     server.add_service(Bookshelf())
-    bound = await server.start(f"{host}:{port}")
-    print(f"Bookshelf server listening on {host}:{bound}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    await server.stop(grace=1.0)
+    await run_until_signalled(server, "Bookshelf", host, port)
 
 
 def main(argv: list[str] | None = None) -> None:
