@@ -86,6 +86,7 @@ class Call:
         self._deserialize = deserializer
         self._loop = asyncio.get_running_loop()
         self._stream: ClientStream | None = None
+        self._opened = asyncio.Event()    # set once the stream is open, or the call over
         self._compress_next = True
         self._outcome: _Outcome | None = None
         self._done = self._loop.create_future()
@@ -123,6 +124,7 @@ class Call:
             self._finish(_Outcome(StatusCode.UNAVAILABLE, f"failed to connect: {error}"))
             raise self._error() from None
         self._stream = stream
+        self._opened.set()
         if self._outcome is not None:    # cancelled or expired while opening
             stream.reset()
             raise self._error()
@@ -213,6 +215,7 @@ class Call:
         if self._outcome is not None:
             return
         self._outcome = outcome
+        self._opened.set()
         if self._timer is not None:
             self._timer.cancel()
         self._set_headers(())
@@ -310,8 +313,18 @@ class Call:
 
     async def wait_for_connection(self) -> None:
         """Wait until the call's stream is open (or the call has ended)."""
-        while self._stream is None and self._outcome is None:
-            await asyncio.sleep(0)
+        await self._opened.wait()
+
+    async def _stream_ready(self) -> ClientStream:
+        """The open stream of a call that opens it in a task (``_opening``)."""
+        if self._stream is not None and self._opening.done():
+            return self._stream          # open: no need to wait on the opening task
+        try:
+            return await asyncio.shield(self._opening)
+        except asyncio.CancelledError:
+            if self._outcome is not None:
+                raise self._error() from None
+            raise
 
     def _start(self, coroutine: Any) -> asyncio.Task:
         task = self._loop.create_task(coroutine)
@@ -324,6 +337,46 @@ def _consume_exception(task: asyncio.Task) -> None:
     """Exceptions of our tasks reach the caller another way; don't log them twice."""
     if not task.cancelled():
         task.exception()
+
+
+# --- request streams ------------------------------------------------------------------
+
+
+class _RequestStreamMixin:
+    """``write``/``done_writing``, or a request iterator sent by a task of the call's own."""
+
+    def _start_requests(self, request_iterator: Iterable | AsyncIterable | None) -> None:
+        self._opening = self._start(self._open())
+        self._writer = None if request_iterator is None else self._start(
+            _write_all(self, request_iterator))
+
+    async def write(self, request: Any) -> None:
+        """Send one request message (waits while the server's window is full)."""
+        await self._stream_ready()
+        self._raise_if_failed()
+        await self._send(self._serialize_request(request))
+
+    async def done_writing(self) -> None:
+        """Half-close: no more requests."""
+        stream = await self._stream_ready()
+        stream.end()
+
+
+async def _write_all(call: Any, requests: Iterable | AsyncIterable) -> None:
+    """Send every request of an iterator, then half-close."""
+    try:
+        if hasattr(requests, "__aiter__"):
+            async for request in requests:
+                await call.write(request)
+        else:
+            for request in requests:
+                await call.write(request)
+        await call.done_writing()
+    except (RpcError, asyncio.CancelledError):
+        raise
+    except Exception as error:   # the application's iterator failed: the call cannot go on
+        logger.exception("request iterator raised")
+        call._abandon(StatusCode.CANCELLED, f"request iterator raised {type(error).__name__}")
 
 
 # --- unary responses ------------------------------------------------------------------
@@ -383,15 +436,13 @@ class UnaryUnaryCall(_UnaryResponseMixin, Call):
             return await self._unary_response()
 
 
-class StreamUnaryCall(_UnaryResponseMixin, Call):
+class StreamUnaryCall(_RequestStreamMixin, _UnaryResponseMixin, Call):
     """A request stream, one response: ``write``/``done_writing``, then ``await call``."""
 
     def __init__(self, channel, details, serializer, deserializer,
                  request_iterator: Iterable | AsyncIterable | None) -> None:
         super().__init__(channel, details, serializer, deserializer)
-        self._opening = self._start(self._open())
-        self._writer = None if request_iterator is None else self._start(
-            _write_all(self, request_iterator))
+        self._start_requests(request_iterator)
         self._task = self._start(self._run())
 
     async def _run(self) -> Any:
@@ -463,15 +514,6 @@ class _StreamResponseMixin:
             raise StopAsyncIteration
         return response
 
-    async def _stream_ready(self) -> ClientStream:
-        if self._stream is not None and self._opening.done():
-            return self._stream          # open: no need to wait on the opening task
-        try:
-            return await asyncio.shield(self._opening)
-        except asyncio.CancelledError:
-            if self._outcome is not None:
-                raise self._error() from None
-            raise
 
 
 class UnaryStreamCall(_StreamResponseMixin, Call):
@@ -482,52 +524,10 @@ class UnaryStreamCall(_StreamResponseMixin, Call):
         self._opening = self._start(self._open(first_message=self._serialize_request(request)))
 
 
-class StreamStreamCall(_StreamResponseMixin, Call):
+class StreamStreamCall(_RequestStreamMixin, _StreamResponseMixin, Call):
     """Both streams: ``write``/``done_writing`` and ``read``/``async for``, independently."""
 
     def __init__(self, channel, details, serializer, deserializer,
                  request_iterator: Iterable | AsyncIterable | None) -> None:
         super().__init__(channel, details, serializer, deserializer)
-        self._opening = self._start(self._open())
-        self._writer = None if request_iterator is None else self._start(
-            _write_all(self, request_iterator))
-
-
-# --- request streams ------------------------------------------------------------------
-
-
-class _Writer:
-    async def write(self, request: Any) -> None:
-        """Send one request message (waits while the server's window is full)."""
-        stream = await self._stream_ready()
-        self._raise_if_failed()
-        await self._send(self._serialize_request(request))
-        del stream
-
-    async def done_writing(self) -> None:
-        """Half-close: no more requests."""
-        stream = await self._stream_ready()
-        stream.end()
-
-
-async def _write_all(call: Any, requests: Iterable | AsyncIterable) -> None:
-    """Send every request of an iterator, then half-close."""
-    try:
-        if hasattr(requests, "__aiter__"):
-            async for request in requests:
-                await call.write(request)
-        else:
-            for request in requests:
-                await call.write(request)
-        await call.done_writing()
-    except (RpcError, asyncio.CancelledError):
-        raise
-    except Exception as error:   # the application's iterator failed: the call cannot go on
-        logger.exception("request iterator raised")
-        call._abandon(StatusCode.CANCELLED, f"request iterator raised {type(error).__name__}")
-
-
-for _cls in (StreamUnaryCall, StreamStreamCall):
-    _cls.write = _Writer.write
-    _cls.done_writing = _Writer.done_writing
-StreamUnaryCall._stream_ready = _StreamResponseMixin._stream_ready
+        self._start_requests(request_iterator)
