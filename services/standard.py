@@ -25,8 +25,7 @@ from .health import HealthServicer, ServingStatus, health_v1
 from .reflection import DescriptorIndex, enable_reflection
 
 __all__ = ["StandardServices", "add_standard_services", "serve_until_stopped", "run_until_signalled",
-           "server_arguments",
-           "run_client_program"]
+           "server_arguments", "run_server_program", "run_client_program"]
 
 
 class StandardServices(NamedTuple):
@@ -94,6 +93,18 @@ def server_arguments(description: str, default_port: int,
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=default_port)
     return parser.parse_args(argv)
+
+
+def run_server_program(serve: Any, description: str, default_port: int,
+                       argv: Sequence[str] | None = None) -> None:
+    """An example server as a program: parse its flags, then ``serve(host, port, **options)``.
+
+    ``options`` are the flags other than --host and --port, by their
+    argparse names; ``serve`` passes them on to ``serve_until_stopped``.
+    """
+    args = vars(server_arguments(description, default_port, argv))
+    host, port = args.pop("host"), args.pop("port")
+    asyncio.run(serve(host, port, **args))
 
 
 def run_client_program(run: Any, description: str, default_target: str,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 
-from ..standard import serve_until_stopped, server_arguments
+from ..standard import run_server_program, serve_until_stopped
 
 from . import example
 
@@ -23,14 +23,13 @@ class Echo(example.MyServiceServicer):
         return example.StringMessage(value=request.value)
 
 
-async def serve(host: str, port: int, ready: asyncio.Event | None = None) -> None:
-    """Serve until SIGINT/SIGTERM, then stop gracefully."""
-    await serve_until_stopped("Echo", [Echo()], [example], host, port, ready=ready)
+async def serve(host: str, port: int, ready: asyncio.Event | None = None, **options) -> None:
+    """Serve until SIGINT/SIGTERM, then stop gracefully (``options``: see serve_until_stopped)."""
+    await serve_until_stopped("Echo", [Echo()], [example], host, port, ready=ready, **options)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = server_arguments(__doc__.splitlines()[0], DEFAULT_PORT, argv)
-    asyncio.run(serve(args.host, args.port))
+    run_server_program(serve, __doc__.splitlines()[0], DEFAULT_PORT, argv)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import asyncio
 
 import rpc
 
-from ..standard import serve_until_stopped, server_arguments
+from ..standard import run_server_program, serve_until_stopped
 
 from . import StringValue, ecommerce
 
@@ -76,14 +76,13 @@ class OrderManagement(ecommerce.OrderManagementServicer):
             yield ready
 
 
-async def serve(host: str, port: int, ready: asyncio.Event | None = None) -> None:
-    """Serve until SIGINT/SIGTERM, then stop gracefully."""
-    await serve_until_stopped("OrderManagement", [OrderManagement()], [ecommerce], host, port, ready=ready)
+async def serve(host: str, port: int, ready: asyncio.Event | None = None, **options) -> None:
+    """Serve until SIGINT/SIGTERM, then stop gracefully (``options``: see serve_until_stopped)."""
+    await serve_until_stopped("OrderManagement", [OrderManagement()], [ecommerce], host, port, ready=ready, **options)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = server_arguments(__doc__.splitlines()[0], 50052, argv)
-    asyncio.run(serve(args.host, args.port))
+    run_server_program(serve, __doc__.splitlines()[0], 50052, argv)
 
 
 if __name__ == "__main__":

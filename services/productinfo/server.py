@@ -11,7 +11,7 @@ import uuid
 
 import rpc
 
-from ..standard import serve_until_stopped, server_arguments
+from ..standard import run_server_program, serve_until_stopped
 
 from . import ecommerce
 
@@ -37,14 +37,13 @@ class ProductInfo(ecommerce.ProductInfoServicer):
         return product
 
 
-async def serve(host: str, port: int, ready: asyncio.Event | None = None) -> None:
-    """Serve until SIGINT/SIGTERM, then stop gracefully."""
-    await serve_until_stopped("ProductInfo", [ProductInfo()], [ecommerce], host, port, ready=ready)
+async def serve(host: str, port: int, ready: asyncio.Event | None = None, **options) -> None:
+    """Serve until SIGINT/SIGTERM, then stop gracefully (``options``: see serve_until_stopped)."""
+    await serve_until_stopped("ProductInfo", [ProductInfo()], [ecommerce], host, port, ready=ready, **options)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = server_arguments(__doc__.splitlines()[0], 50051, argv)
-    asyncio.run(serve(args.host, args.port))
+    run_server_program(serve, __doc__.splitlines()[0], 50051, argv)
 
 
 if __name__ == "__main__":
