@@ -1008,6 +1008,7 @@ class ClientConnection(Connection):
             produced.append(events.StreamFailed(
                 stream_id=stream_id, status=StatusCode.UNAVAILABLE,
                 message=f"the server sent GOAWAY (last stream {last_stream_id}) without processing this call",
+                unprocessed=True,
             ))
 
     # --- Responses ---

@@ -105,10 +105,22 @@ Observer = Callable[[str, bytes], None]
 class StreamTerminated(ProtocolError):
     """The call ended (reset, failed, connection lost) before the operation could complete.
 
-    `status` and `message` say how the call ended.
+    `status` and `message` say how the call ended. `unprocessed` is True when
+    the server never saw the call or said it did not process it (the call was
+    refused by GOAWAY or RST_STREAM REFUSED_STREAM, or the connection could
+    not take it): such a call may be retried as it is (the "transparent
+    retry" of the gRPC retry design, gRFC A6).
     """
 
     default_error_code = Http2ErrorCode.CANCEL
+    unprocessed = False
+
+    @classmethod
+    def unprocessed_call(cls, message: str) -> "StreamTerminated":
+        """A call the server never processed: UNAVAILABLE, and safe to retry."""
+        error = cls(message, status=StatusCode.UNAVAILABLE)
+        error.unprocessed = True
+        return error
 
 
 # --- Streams -------------------------------------------------------------------
@@ -236,7 +248,9 @@ class _Stream:
         if self.terminal is None:
             return StreamTerminated(detail or "the call is over", status=StatusCode.INTERNAL)
         status, message = _outcome(self.terminal)
-        return StreamTerminated(message or detail or "the call is over", status=status)
+        error = StreamTerminated(message or detail or "the call is over", status=status)
+        error.unprocessed = _unprocessed(self.terminal)
+        return error
 
     def get_extra_info(self, name: str, default=None):
         """The connection's socket details (see _Transport.get_extra_info)."""
@@ -245,6 +259,13 @@ class _Stream:
     def _abort(self, status: StatusCode, message: str) -> None:
         """The connection went away under the call."""
         self._terminate(events.StreamFailed(stream_id=self.stream_id, status=status, message=message))
+
+
+def _unprocessed(event: events.Event) -> bool:
+    """Whether the server said it never processed the stream (RFC 9113 §8.7)."""
+    if isinstance(event, events.StreamReset):
+        return event.error_code == Http2ErrorCode.REFUSED_STREAM
+    return isinstance(event, events.StreamFailed) and event.unprocessed
 
 
 def _outcome(event: events.Event) -> tuple[StatusCode, str]:
@@ -789,11 +810,10 @@ class ClientTransport(_Transport):
 
     def _check_usable(self) -> None:
         if self._transport is None:
-            raise StreamTerminated("the connection is closed", status=StatusCode.UNAVAILABLE)
+            raise StreamTerminated.unprocessed_call("the connection is closed")
         if self.goaway is not None:
-            raise StreamTerminated(
-                "the server sent GOAWAY: no new calls on this connection", status=StatusCode.UNAVAILABLE,
-            )
+            raise StreamTerminated.unprocessed_call(
+                "the server sent GOAWAY: no new calls on this connection")
 
     async def _wait_for_slot(self) -> None:
         self._check_usable()

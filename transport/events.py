@@ -136,11 +136,13 @@ class StreamFailed(StreamEvent):
     The core has already told the peer: a server sends the status in trailers
     (or an HTTP error for a request that is not gRPC at all); a client resets
     the stream. The call ends with `status` and `message`; other streams of
-    the connection carry on.
+    the connection carry on. `unprocessed`: the server said (by GOAWAY) that
+    it never processed the stream, so the call may be retried as it is.
     """
 
     status: StatusCode
     message: str
+    unprocessed: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
