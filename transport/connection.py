@@ -457,6 +457,10 @@ class Connection:
         self._failed = False
         self.goaway_received: events.ConnectionTerminated | None = None
         self.goaway_sent_last_stream_id: int | None = None
+        # HEADERS or DATA queued since a reader last cleared this: a server's
+        # ping policing forgives the client's pings then (gRFC A8, "Server
+        # Enforcement"; transport.keepalive.PingPolicer).
+        self.headers_or_data_sent = False
         self._h2 = h2.connection.H2Connection(config=h2.config.H2Configuration(
             client_side=self.client_side,
             header_encoding=None,  # bytes in, bytes out: decoding is transport.headers' job
@@ -697,6 +701,7 @@ class Connection:
         data = stream.send_queue.take(size)
         last = not stream.send_queue.size and stream.end_after is _HALF_CLOSE
         self._h2.send_data(stream.stream_id, data, end_stream=last)
+        self.headers_or_data_sent = True
         if last:  # END_STREAM rode on the last DATA frame
             stream.end_after = None
             self._half_closed(stream)
@@ -1149,6 +1154,7 @@ class ServerConnection(Connection):
         chosen = choose_encoding(encoding, stream.peer_accepts)
         headers = build_response_headers(encoding=chosen, metadata=metadata)
         self._h2.send_headers(stream_id, headers)
+        self.headers_or_data_sent = True
         stream.send_encoding = chosen
         stream.headers_sent = True
 
@@ -1194,6 +1200,7 @@ class ServerConnection(Connection):
         self._forget(stream.stream_id)
         stream.local_ended = True
         self._h2.send_headers(stream.stream_id, headers, end_stream=True)
+        self.headers_or_data_sent = True
         if not stream.remote_ended:
             self._reset_h2_stream(stream.stream_id, Http2ErrorCode.NO_ERROR)
 

@@ -34,6 +34,31 @@ Management") or RFC 9113:
   the grace period, then resets the rest. A GOAWAY received fails the calls
   the server never processed with UNAVAILABLE; a lost connection ends client
   calls with UNAVAILABLE and cancels server handlers (CANCELLED).
+
+And, from doc/keepalive.md and gRFCs A8 (client-side keepalive) and A9
+(server-side connection management), with the rules in transport.keepalive
+and one timer per connection, these settings (seconds; None is off):
+
+    connect(..., keepalive_time=None, keepalive_timeout=20.0,
+            keepalive_permit_without_calls=False)
+    start_server(..., keepalive_time=7200.0, keepalive_timeout=20.0,
+                 keepalive_min_time=300.0, keepalive_permit_without_calls=False,
+                 max_ping_strikes=2, max_connection_idle=None,
+                 max_connection_age=None, max_connection_age_grace=None)
+
+- Keepalive: a PING once the peer has been quiet for keepalive_time (a
+  client only while calls are open, unless keepalive_permit_without_calls); no
+  byte back within keepalive_timeout and the connection is dropped: client
+  calls end UNAVAILABLE, server handlers are cancelled.
+- Ping policing (server): a client pinging more often than keepalive_min_time
+  while no HEADERS or DATA go its way (2 hours without calls, unless
+  keepalive_permit_without_calls) gets max_ping_strikes of grace, then GOAWAY
+  ENHANCE_YOUR_CALM "too_many_pings" and the connection closes. A client told
+  so doubles its keepalive_time (`ClientTransport.keepalive_time`: what the
+  next connection should use).
+- Connection age and idleness (server): after max_connection_age (+/-10%)
+  or max_connection_idle without calls, GOAWAY "max_age" / "max_idle" and a
+  graceful close; calls in flight get max_connection_age_grace.
 """
 
 from __future__ import annotations
@@ -41,6 +66,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import math
+import os
+import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -48,6 +76,17 @@ from . import events
 from .connection import HIGHEST_STREAM_ID, ClientConnection, Connection, ServerConnection, StreamStateError
 from .errors import ProtocolError
 from .headers import RequestHead, ResponseHead, Trailers
+from .keepalive import (
+    MAX_AGE,
+    MAX_IDLE,
+    TOO_MANY_PINGS,
+    ClientKeepaliveSettings,
+    KeepaliveAction,
+    KeepalivePinger,
+    PingPolicer,
+    ServerKeepaliveSettings,
+    jittered_age,
+)
 from .status import Http2ErrorCode, StatusCode
 from .tls import check_alpn
 
@@ -68,6 +107,7 @@ logger = logging.getLogger(__name__)
 
 # How long close() waits, by default, for calls in flight to finish.
 DEFAULT_CLOSE_GRACE = 5.0
+TRACE_VARIABLE = "RPC_TRACE"   # frame logging for every connection (transport.xray.switch)
 # Graceful shutdown in two steps (the way gRPC servers do it): a first GOAWAY
 # with the highest stream id and a PING; once the PING comes back, every
 # stream the client had opened before the GOAWAY has reached us, and a second
@@ -249,7 +289,7 @@ class _Stream:
             return StreamTerminated(detail or "the call is over", status=StatusCode.INTERNAL)
         status, message = _outcome(self.terminal)
         error = StreamTerminated(message or detail or "the call is over", status=status)
-        error.unprocessed = _unprocessed(self.terminal)
+        error.unprocessed = unprocessed(self.terminal)
         return error
 
     def get_extra_info(self, name: str, default=None):
@@ -261,7 +301,7 @@ class _Stream:
         self._terminate(events.StreamFailed(stream_id=self.stream_id, status=status, message=message))
 
 
-def _unprocessed(event: events.Event) -> bool:
+def unprocessed(event: events.Event) -> bool:
     """Whether the server said it never processed the stream (RFC 9113 §8.7)."""
     if isinstance(event, events.StreamReset):
         return event.error_code == Http2ErrorCode.REFUSED_STREAM
@@ -488,6 +528,7 @@ class _Transport(asyncio.Protocol):
         self._writable_waiters: list[asyncio.Future] = []
         self._pings: dict[bytes, asyncio.Future] = {}
         self._closed = self._loop.create_future()
+        self._peer_settings = self._loop.create_future()  # the peer's first SETTINGS arrived
         self._idle_waiter: asyncio.Future | None = None
         self.peer = None
         self.goaway: events.ConnectionTerminated | None = None  # the peer's GOAWAY
@@ -497,6 +538,11 @@ class _Transport(asyncio.Protocol):
         self.observer: Observer | None = None
         self._tls = False             # the connection is TLS
         self._heard_from_peer = False  # any bytes arrived (over TLS: the handshake was accepted)
+        # Keepalive and connection management: one timer, moved only to fire sooner.
+        self._keepalive: KeepalivePinger | None = None  # set by the role, if it pings
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
+        self._failure: str | None = None  # why we dropped the connection, if we did
         self._handlers = {
             events.MessageReceived: self._on_stream_event,
             events.ResponseHeadersReceived: self._on_stream_event,
@@ -508,6 +554,7 @@ class _Transport(asyncio.Protocol):
             events.PingAcknowledged: self._on_ping_ack,
             events.ConnectionTerminated: self._on_goaway,
             events.ConnectionFailed: self._on_connection_failed,
+            events.RemoteSettingsChanged: self._on_remote_settings,
         }
 
     # --- asyncio.Protocol ---
@@ -525,10 +572,14 @@ class _Transport(asyncio.Protocol):
             return
         transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH, low=WRITE_BUFFER_LOW)
         self._write(self._core.data_to_send())
+        self._start_timers()
 
     def data_received(self, data: bytes) -> None:
         if self.observer is not None:
             self._observe("received", data)
+        keepalive = self._keepalive
+        if keepalive is not None and keepalive.read(self._loop.time()):
+            self._arm_timer(keepalive.deadline(calls_open=bool(self._streams)))  # a PING answered
         self._answered_read = False
         self._heard_from_peer = True
         try:
@@ -551,6 +602,9 @@ class _Transport(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._abort_streams(self._lost_reason(exc))
         for waiter in self._writable_waiters:
             if not waiter.done():
@@ -560,10 +614,22 @@ class _Transport(asyncio.Protocol):
                 future.set_exception(ConnectionError("connection lost"))
         if not self._closed.done():
             self._closed.set_result(None)
+        if not self._peer_settings.done():
+            self._peer_settings.set_exception(ConnectionError(
+                f"the connection closed before the peer's HTTP/2 SETTINGS arrived "
+                f"({self._lost_reason(exc)})"))
+            self._peer_settings.exception()      # retrieved here: nobody may be waiting
         self._wake_idle()
 
     def _lost_reason(self, exc: Exception | None) -> str:
+        if self._failure is not None:
+            return self._failure
         reason = f"connection lost{f': {exc}' if exc else ''}"
+        goaway = self.goaway
+        if goaway is not None and goaway.error_code != Http2ErrorCode.NO_ERROR:
+            debug = goaway.additional_data.decode("ascii", "replace")[:100]
+            reason += f" after the peer's GOAWAY with error code {goaway.error_code}"
+            reason += f" ({debug})" if debug else ""
         if self._tls and not self._heard_from_peer:
             # TLS 1.3 ends the client's handshake before the server has checked
             # the client's certificate (RFC 8446 §4.4.2): a refusal shows as this.
@@ -703,6 +769,64 @@ class _Transport(asyncio.Protocol):
 
     _lost_status = StatusCode.UNAVAILABLE
 
+    # --- the timer: keepalive, connection age and idleness ---
+    #
+    # One asyncio timer per connection, at the earliest thing due. Reads note
+    # the time (KeepalivePinger.read); when the timer fires it does what is
+    # due and sets itself for the next deadline. Nothing else moves it, and
+    # then only sooner (_arm_timer): for the next PING once one is answered,
+    # for a client's first call on a quiet connection, for a server's idleness.
+
+    def _start_timers(self) -> None:
+        """The connection is up (after the TLS handshake, if any): start the clock."""
+        if self._keepalive is not None:
+            self._keepalive.last_read = self._loop.time()
+        self._arm_timer(self._next_deadline())
+
+    def _arm_timer(self, at: float | None) -> None:
+        """Run `_on_timer` at `at`, unless it is due sooner already."""
+        if at is None or at >= self._timer_at or self._transport is None:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_at(at, self._on_timer)
+        self._timer_at = at
+
+    def _on_timer(self) -> None:
+        self._timer, self._timer_at = None, math.inf
+        if self._transport is None or self._transport.is_closing():
+            return
+        self._check_timers(self._loop.time())
+        if self._transport is not None and not self._transport.is_closing():
+            self._arm_timer(self._next_deadline())
+
+    def _next_deadline(self) -> float | None:
+        """When the timer should run next; None: not until something changes."""
+        if self._keepalive is None:
+            return None
+        return self._keepalive.deadline(calls_open=bool(self._streams))
+
+    def _check_timers(self, now: float) -> None:
+        """Do what is due at `now`."""
+        if self._keepalive is not None:
+            self._check_keepalive(now, calls_open=bool(self._streams))
+
+    def _check_keepalive(self, now: float, *, calls_open: bool) -> None:
+        keepalive = self._keepalive
+        action = keepalive.poll(now, calls_open=calls_open)
+        if action is KeepaliveAction.SEND_PING:
+            self._core.ping()
+            self._flush()
+        elif action is KeepaliveAction.CLOSE:
+            self._drop(f"no answer to a keepalive PING within {keepalive.timeout:g} s: "
+                       f"the connection is dead")
+
+    def _drop(self, reason: str) -> None:
+        """Close at once, on our own decision: the calls end as if the network failed, with `reason`."""
+        logger.warning("dropping the connection with %s: %s", self.peer, reason)
+        self._failure = reason
+        self._transport.abort()
+
     # --- connection actions ---
 
     @property
@@ -733,7 +857,8 @@ class _Transport(asyncio.Protocol):
         """Wait until no stream is open (or the connection is gone); False on timeout."""
         deadline = None if timeout is None else self._loop.time() + timeout
         while self._streams and self._transport is not None:
-            self._idle_waiter = self._loop.create_future()
+            if self._idle_waiter is None or self._idle_waiter.done():  # shared by concurrent closes
+                self._idle_waiter = self._loop.create_future()
             remaining = None if deadline is None else deadline - self._loop.time()
             if remaining is not None and remaining <= 0:
                 return False
@@ -752,6 +877,20 @@ class _Transport(asyncio.Protocol):
         """Wait until the socket is closed."""
         await asyncio.shield(self._closed)
 
+    def _on_remote_settings(self, event: events.RemoteSettingsChanged) -> None:
+        if not self._peer_settings.done():
+            self._peer_settings.set_result(None)
+
+    async def wait_for_peer_settings(self) -> None:
+        """Wait for the peer's first SETTINGS frame: the HTTP/2 connection is up.
+
+        A TCP (or TLS 1.3) connection can be accepted and then dropped, by a
+        server refusing a client certificate for instance; a channel counts
+        a connection as READY only once the server's preface has arrived, as
+        grpc does. Raises ConnectionError if the connection closes first.
+        """
+        await asyncio.shield(self._peer_settings)
+
     def abort(self) -> None:
         """Drop the connection at once: every call ends as if the network failed."""
         if self._transport is not None:
@@ -766,11 +905,25 @@ class _Transport(asyncio.Protocol):
 class ClientTransport(_Transport):
     """A client connection: starts calls (`start_call`) and carries them."""
 
-    def __init__(self, core: ClientConnection, *, authority: str, scheme: str) -> None:
+    def __init__(self, core: ClientConnection, *, authority: str, scheme: str,
+                 keepalive: ClientKeepaliveSettings | None = None) -> None:
         super().__init__(core)
         self.authority = authority
         self.scheme = scheme
         self._slot_waiters: collections.deque[asyncio.Future] = collections.deque()
+        settings = keepalive or ClientKeepaliveSettings()
+        if settings.keepalive_time is not None:
+            self._keepalive = KeepalivePinger(
+                time=settings.keepalive_time, timeout=settings.keepalive_timeout,
+                permit_without_calls=settings.keepalive_permit_without_calls, now=self._loop.time())
+
+    @property
+    def keepalive_time(self) -> float | None:
+        """The keepalive interval in use, doubled each time the server said "too_many_pings".
+
+        A8: new connections of the same channel should use it.
+        """
+        return None if self._keepalive is None else self._keepalive.time
 
     async def start_call(
         self,
@@ -796,6 +949,8 @@ class ClientTransport(_Transport):
         if self._write_paused:
             await self._wait_writable()
             self._check_usable()
+        if self._timer is None and self._keepalive is not None:
+            self._resume_keepalive()
         try:
             stream_id = core.start_call(
                 path, authority=authority or self.authority, scheme=self.scheme,
@@ -807,6 +962,25 @@ class ClientTransport(_Transport):
         stream = self._streams[stream_id] = ClientStream(self, stream_id)
         self._schedule_flush()
         return stream
+
+    def _resume_keepalive(self) -> None:
+        """The first call on a quiet connection: the keepalive timer runs again.
+
+        A8: if the connection has been quiet for keepalive_time already, a
+        PING goes first, ahead of the call's HEADERS.
+        """
+        self._check_keepalive(self._loop.time(), calls_open=True)
+        self._arm_timer(self._keepalive.deadline(calls_open=True))
+
+    def _on_goaway(self, event: events.ConnectionTerminated) -> None:
+        super()._on_goaway(event)
+        if event.error_code == Http2ErrorCode.ENHANCE_YOUR_CALM and event.additional_data == TOO_MANY_PINGS:
+            # A8: "log the occurrence at a log level that is enabled by
+            # default and double the configured KEEPALIVE_TIME".
+            if self._keepalive is not None:
+                self._keepalive.back_off()
+            logger.warning("%s says we ping too often (GOAWAY ENHANCE_YOUR_CALM too_many_pings); "
+                           "keepalive_time for new connections: %s s", self.peer, self.keepalive_time)
 
     def _check_usable(self) -> None:
         if self._transport is None:
@@ -883,12 +1057,26 @@ class ServerTransport(_Transport):
 
     _lost_status = StatusCode.CANCELLED  # PROTOCOL-HTTP2.md, "Connection failure"
 
-    def __init__(self, core: ServerConnection, handler: Handler, server: Server | None = None) -> None:
+    def __init__(self, core: ServerConnection, handler: Handler, server: Server | None = None,
+                 settings: ServerKeepaliveSettings | None = None) -> None:
         super().__init__(core)
         self._handler = handler
         self._server = server
         self._handlers[events.RequestReceived] = self._on_request
         self._closing = False
+        self._shutdown: asyncio.Task | None = None  # a close of our own (age, idleness)
+        self._settings = settings = settings or ServerKeepaliveSettings()
+        if settings.keepalive_time is not None:   # A9: with or without calls
+            self._keepalive = KeepalivePinger(
+                time=settings.keepalive_time, timeout=settings.keepalive_timeout,
+                permit_without_calls=True, now=self._loop.time())
+        if settings.polices_pings:
+            self._policer = PingPolicer(
+                min_time=settings.keepalive_min_time, max_strikes=settings.max_ping_strikes,
+                permit_without_calls=settings.keepalive_permit_without_calls)
+            self._handlers[events.PingReceived] = self._on_ping
+        self._age_deadline: float | None = None
+        self._idle_since = self._loop.time()
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         super().connection_made(transport)
@@ -941,24 +1129,104 @@ class ServerTransport(_Transport):
         if self._closing and not self._streams:
             self._close_transport()
 
+    def _stream_finished(self, stream: _Stream) -> None:
+        super()._stream_finished(stream)
+        max_idle = self._settings.max_connection_idle
+        if max_idle is not None and not self._streams and not self._closing:
+            self._idle_since = self._loop.time()
+            self._arm_timer(self._idle_since + max_idle)
+
+    # --- ping policing (gRFC A8, "Server Enforcement") ---
+
+    def _on_ping(self, event: events.PingReceived) -> None:
+        policer = self._policer
+        if self._core.headers_or_data_sent:   # since the last PING: all is forgiven
+            self._core.headers_or_data_sent = False
+            policer.data_sent()
+        if policer.ping_received(self._loop.time(), calls_open=bool(self._streams)):
+            self._refuse_pings()
+
+    def _refuse_pings(self) -> None:
+        """GOAWAY ENHANCE_YOUR_CALM "too_many_pings", and close at once (A8)."""
+        if self._failure is not None:
+            return
+        self._failure = "the client sent too many pings (GOAWAY ENHANCE_YOUR_CALM too_many_pings)"
+        logger.warning("closing the connection with %s: %s", self.peer, self._failure)
+        self._core.goaway(Http2ErrorCode.ENHANCE_YOUR_CALM, additional_data=TOO_MANY_PINGS)
+        self._close_transport()
+
+    # --- connection age and idleness (gRFC A9) ---
+
+    def _start_timers(self) -> None:
+        now = self._idle_since = self._loop.time()
+        if self._settings.max_connection_age is not None:
+            self._age_deadline = now + jittered_age(self._settings.max_connection_age, random.random())
+        super()._start_timers()
+
+    def _idle_deadline(self) -> float | None:
+        max_idle = self._settings.max_connection_idle
+        if max_idle is None or self._streams or self._closing:
+            return None
+        return self._idle_since + max_idle
+
+    def _next_deadline(self) -> float | None:
+        deadlines = [at for at in (super()._next_deadline(), self._age_deadline, self._idle_deadline())
+                     if at is not None]
+        return min(deadlines, default=None)
+
+    def _check_timers(self, now: float) -> None:
+        super()._check_timers(now)
+        if self._closing or self._failure is not None:
+            return
+        idle_deadline = self._idle_deadline()
+        if self._age_deadline is not None and now >= self._age_deadline:
+            self._shut_down_soon(MAX_AGE)
+        elif idle_deadline is not None and now >= idle_deadline:
+            self._shut_down_soon(MAX_IDLE)
+
+    def _shut_down_soon(self, reason: bytes) -> None:
+        """Start a graceful close of our own; calls in flight get max_connection_age_grace."""
+        logger.info("closing the connection with %s: %s", self.peer, reason.decode())
+        self._age_deadline = None
+        self._shutdown = self._loop.create_task(
+            self._shut_down(self._settings.max_connection_age_grace, reason))
+
+    # --- graceful shutdown ---
+
     async def close(self, grace: float | None = DEFAULT_CLOSE_GRACE) -> None:
         """Graceful shutdown: GOAWAY, calls in flight finish within `grace`, then close."""
+        await self._shut_down(grace, b"")
+
+    async def _shut_down(self, grace: float | None, reason: bytes) -> None:
+        """Close gracefully, GOAWAY carrying `reason` as its debug data.
+
+        A second close while one runs (Server.close during a max_age close)
+        sends nothing more: it waits its own `grace`, then ends what is left.
+        """
         if self._transport is None:
             return
-        self._closing = True
-        self._core.goaway(Http2ErrorCode.NO_ERROR, last_stream_id=HIGHEST_STREAM_ID)
+        if not self._closing:
+            self._closing = True
+            await self._send_goaways(grace, reason)
+        if self._transport is not None:
+            await self._wait_idle(grace)
+        for stream in list(self._streams.values()):   # the grace is over: RST_STREAM(CANCEL)
+            stream.reset()
+            if stream._task is not None and not stream._task.done():
+                stream._task.cancel()
+        self._close_transport()
+        await self.wait_closed()
+
+    async def _send_goaways(self, grace: float | None, reason: bytes) -> None:
+        """GOAWAY(last stream 2^31-1), a PING, and once it returns GOAWAY(the real last stream)."""
+        self._core.goaway(Http2ErrorCode.NO_ERROR, last_stream_id=HIGHEST_STREAM_ID, additional_data=reason)
         try:
             await self.ping(timeout=min(GOAWAY_PING_TIMEOUT, grace or GOAWAY_PING_TIMEOUT))
         except (asyncio.TimeoutError, ConnectionError):
             pass
         if self._transport is not None:
-            self._core.goaway(Http2ErrorCode.NO_ERROR)
+            self._core.goaway(Http2ErrorCode.NO_ERROR, additional_data=reason)
             self._flush()
-            await self._wait_idle(grace)
-        for stream in list(self._streams.values()):
-            stream.reset()
-        self._close_transport()
-        await self.wait_closed()
 
 
 # --- Servers -------------------------------------------------------------------------
@@ -970,15 +1238,18 @@ class Server:
     def __init__(self, handler: Handler, core_settings: dict,
                  observer_factory: Callable[[], Observer] | None = None) -> None:
         self._handler = handler
-        self._core_settings = core_settings
+        self._settings, self._core_settings = ServerKeepaliveSettings.take(core_settings)
         self._observer_factory = observer_factory
         self._transports: set[ServerTransport] = set()
         self._server: asyncio.AbstractServer | None = None
 
     def _protocol(self) -> ServerTransport:
-        transport = ServerTransport(ServerConnection(**self._core_settings), self._handler, self)
+        transport = ServerTransport(ServerConnection(**self._core_settings), self._handler, self,
+                                    self._settings)
         if self._observer_factory is not None:   # one observer per connection
             transport.observer = self._observer_factory()
+        else:
+            transport.observer = _switched_on_observer("server")
         return transport
 
     @property
@@ -1011,12 +1282,17 @@ class Server:
 
 async def start_server(handler: Handler, host: str | None = "127.0.0.1", port: int = 0, *,
                        ssl=None, observer_factory: Callable[[], Observer] | None = None,
-                       **core_settings) -> Server:
+                       reuse_port: bool = False, **core_settings) -> Server:
     """Listen on TCP; `core_settings` go to `ServerConnection` (limits, windows);
-    `observer_factory()` gives each accepted connection its observer."""
+    `observer_factory()` gives each accepted connection its observer.
+
+    `reuse_port` sets SO_REUSEPORT, so that several processes can listen on
+    one port and the kernel spreads new connections over them (rpc/workers.py).
+    """
     server = Server(handler, core_settings, observer_factory)
     loop = asyncio.get_running_loop()
     server._server = await loop.create_server(server._protocol, host, port, ssl=ssl,
+                                              reuse_port=reuse_port,
                                               **_tls_options(ssl, TLS_SERVER_SHUTDOWN_TIMEOUT))
     return server
 
@@ -1038,13 +1314,19 @@ async def start_unix_server(handler: Handler, path: str, *, ssl=None,
 async def connect(host: str, port: int, *, ssl=None, server_hostname: str | None = None,
                   authority: str | None = None, observer: Observer | None = None,
                   **core_settings) -> ClientTransport:
-    """Open a client connection over TCP (TLS if `ssl` is an SSLContext with ALPN h2)."""
+    """Open a client connection over TCP (TLS if `ssl` is an SSLContext with ALPN h2).
+
+    The keepalive settings (keepalive_time, keepalive_timeout,
+    keepalive_permit_without_calls; see the module's docstring) are taken out
+    of `core_settings`; the rest go to `ClientConnection` (limits, windows).
+    """
     loop = asyncio.get_running_loop()
     authority = authority or (f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
     scheme = "https" if ssl else "http"
+    keepalive, core_settings = ClientKeepaliveSettings.take(core_settings)
     _, transport = await loop.create_connection(
         lambda: _observed(ClientTransport(ClientConnection(**core_settings), authority=authority,
-                                          scheme=scheme), observer),
+                                          scheme=scheme, keepalive=keepalive), observer),
         host, port, ssl=ssl, server_hostname=server_hostname if ssl else None,
         **_tls_options(ssl, TLS_CLIENT_SHUTDOWN_TIMEOUT),
     )
@@ -1057,9 +1339,10 @@ async def connect_unix(path: str, *, authority: str = "localhost", ssl=None,
                        observer: Observer | None = None, **core_settings) -> ClientTransport:
     """Open a client connection over a Unix socket."""
     loop = asyncio.get_running_loop()
+    keepalive, core_settings = ClientKeepaliveSettings.take(core_settings)
     _, transport = await loop.create_unix_connection(
         lambda: _observed(ClientTransport(ClientConnection(**core_settings), authority=authority,
-                                          scheme="https" if ssl else "http"), observer),
+                                          scheme="https" if ssl else "http", keepalive=keepalive), observer),
         path, ssl=ssl, **_tls_options(ssl, TLS_CLIENT_SHUTDOWN_TIMEOUT),
     )
     if transport.refused is not None:
@@ -1074,5 +1357,13 @@ def _tls_options(ssl, shutdown_timeout: float) -> dict:
 
 def _observed(transport: ClientTransport, observer: Observer | None) -> ClientTransport:
     """Set the observer before connection_made, so it sees the preface too."""
-    transport.observer = observer
+    transport.observer = observer if observer is not None else _switched_on_observer("client")
     return transport
+
+
+def _switched_on_observer(role: str) -> Observer | None:
+    """The frame logger RPC_TRACE=http2 asks for (see transport.xray.switch), or None."""
+    if TRACE_VARIABLE not in os.environ:
+        return None
+    from .xray.switch import trace_observer     # only when asked: the tracer is not small
+    return trace_observer(role)

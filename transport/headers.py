@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from .compression import SUPPORTED_ENCODINGS, accept_encoding_value, parse_accept_encoding
 from .errors import ProtocolError, RequestRejected
 from .metadata import (
+    PREVIOUS_RPC_ATTEMPTS,
     decode_binary_value,
     decode_metadata_fields,
     encode_binary_value,
@@ -249,12 +250,14 @@ def build_request_headers(
     accept_encoding: Sequence[str] = SUPPORTED_ENCODINGS,
     user_agent: str = DEFAULT_USER_AGENT,
     metadata: Iterable[tuple[str, str | bytes]] = (),
+    previous_attempts: int = 0,
 ) -> list[tuple[str, str]]:
     """The header block that opens a call.
 
     A `user-agent` in `metadata` is not sent twice: it is put in front of
     `user_agent` ("theirs ours"), so metadata received by a server can be
-    forwarded on a new call as is.
+    forwarded on a new call as is. `previous_attempts` > 0 (a retried call)
+    adds grpc-previous-rpc-attempts (gRFC A6).
     """
     custom = encode_metadata(metadata)
     user_agent = _merge_user_agent(custom, user_agent)
@@ -263,6 +266,8 @@ def build_request_headers(
         headers.append((GRPC_TIMEOUT, encode_timeout(timeout)))
     headers += [(TE, TE_TRAILERS), (CONTENT_TYPE, content_type)]
     headers += _encoding_headers(encoding, accept_encoding)
+    if previous_attempts:
+        headers.append((PREVIOUS_RPC_ATTEMPTS, str(previous_attempts)))
     headers.append((USER_AGENT, user_agent))
     return headers + [(name, value) for name, value in custom if name != USER_AGENT]
 

@@ -69,6 +69,15 @@ RESERVED_PREFIX = "grpc-"
 PSEUDO_HEADER_PREFIX = ":"
 _NOT_METADATA_PREFIXES = (PSEUDO_HEADER_PREFIX, RESERVED_PREFIX)
 
+# Two reserved headers of gRFC A6 (client retries) the applications see in
+# their metadata, as grpcio shows them: how many attempts of a call came
+# before (only the transport sends it), and the delay a server asks of a
+# client before its next attempt (a server application may set it in its
+# trailing metadata; negative or malformed means "do not retry").
+PREVIOUS_RPC_ATTEMPTS = "grpc-previous-rpc-attempts"
+RETRY_PUSHBACK_MS = "grpc-retry-pushback-ms"
+_VISIBLE_RESERVED = frozenset({PREVIOUS_RPC_ATTEMPTS, RETRY_PUSHBACK_MS})
+
 # Header-Name → 1*( %x30-39 / %x61-7A / "_" / "-" / ".")
 _HEADER_NAME_CHARACTERS = frozenset("0123456789abcdefghijklmnopqrstuvwxyz_-.")
 # ASCII-Value → 1*( %x20-%x7E )
@@ -191,7 +200,7 @@ def _check_key(key: object) -> None:
 
 
 def _check_key_not_reserved(key: str) -> None:
-    if key.startswith(RESERVED_PREFIX):
+    if key.startswith(RESERVED_PREFIX) and key != RETRY_PUSHBACK_MS:
         raise InvalidMetadata(f"metadata key {key!r}: keys starting with 'grpc-' are reserved for gRPC")
     if key in CONNECTION_SPECIFIC_HEADERS:
         raise InvalidMetadata(
@@ -244,8 +253,8 @@ def _check_ascii_value(key: str, value: str) -> None:
 def decode_metadata(headers: Iterable[tuple[bytes | str, bytes | str]]) -> Metadata:
     """The custom metadata in a peer's header block, in order.
 
-    Left out: pseudo-headers, reserved `grpc-*` headers (the transport reads
-    those itself), content-type, te, connection-specific headers, names that
+    Left out: pseudo-headers, reserved `grpc-*` headers but the two of
+    retries (the transport reads the others itself), content-type, te, connection-specific headers, names that
     are not a Header-Name, and ASCII values outside 0x20-0x7E (leading and
     trailing whitespace is stripped first). `-bin` values are split on ","
     and base64-decoded, each part becoming one pair. user-agent is kept.
@@ -269,9 +278,10 @@ def decode_metadata_fields(fields: Iterable[tuple[str, str]]) -> Metadata:
 def _is_custom_metadata(name: str) -> bool:
     # Cheapest tests first: most names in a block are pseudo-headers,
     # grpc-* or transport headers.
+    if name.startswith(_NOT_METADATA_PREFIXES):
+        return name in _VISIBLE_RESERVED
     return (
-        not name.startswith(_NOT_METADATA_PREFIXES)
-        and name not in TRANSPORT_HEADERS
+        name not in TRANSPORT_HEADERS
         and bool(name)
         and _HEADER_NAME_CHARACTERS.issuperset(name)
     )
