@@ -9,7 +9,11 @@
 Modules: service (Servicer/Stub classes, method handlers, load), server and
 context (the server side of a call), channel and call (the client side),
 interceptors, status (StatusCode, RpcError, google.rpc.Status), credentials
-(what a client sends to say who it is) and auth (the server interceptor that checks it).
+(what a client sends to say who it is) and auth (the server interceptor that checks it);
+resolver (target names -> addresses), balancer (subchannels, pick_first,
+round_robin, connectivity states, reconnection backoff), service_config and
+retry (the channel's per-method settings and retries). Optional extras, imported
+on their own: rpc.metrics (Prometheus), rpc.tracing (OpenTelemetry).
 """
 
 from .auth import (
@@ -22,8 +26,9 @@ from .auth import (
     authenticated,
     require_role,
 )
+from .balancer import Backoff, ConnectivityState
 from .call import EOF, StreamStreamCall, StreamUnaryCall, UnaryStreamCall, UnaryUnaryCall
-from .channel import Channel, parse_target
+from .channel import Channel
 from .context import AbortError, ServicerContext
 from .credentials import (
     BasicAuth,
@@ -49,12 +54,25 @@ from .middleware import (
     RecoveryInterceptor,
     ValidationInterceptor,
 )
+from .resolver import (
+    Address,
+    DnsResolver,
+    FileResolver,
+    ResolutionError,
+    Resolver,
+    StaticResolver,
+    register_resolver,
+)
 from .server import Server
+from .service_config import ServiceConfig
 from .service import Cardinality, MethodHandler, load, method_handlers, servicer_class, stub_class
 from .status import RpcError, Status, StatusCode
 
 __all__ = [
-    "load", "Server", "Channel", "parse_target",
+    "load", "Server", "Channel",
+    "ConnectivityState", "Backoff", "ServiceConfig",
+    "Resolver", "Address", "ResolutionError", "DnsResolver", "StaticResolver", "FileResolver",
+    "register_resolver",
     "ServicerContext", "AbortError",
     "RpcError", "StatusCode", "Status",
     "Cardinality", "MethodHandler", "method_handlers", "servicer_class", "stub_class",

@@ -32,6 +32,7 @@ from transport.errors import ProtocolError
 from transport.status import StatusCode
 
 from .interceptors import ClientCallDetails
+from .retry import RetryingStream
 from .status import RpcError
 
 __all__ = [
@@ -50,6 +51,7 @@ DEADLINE_DETAILS = "Deadline Exceeded"
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 MISSING_RESPONSE_DETAILS = "expected one response message, got none"
 EXTRA_RESPONSE_DETAILS = "expected one response message, got more than one"
+LOCAL_RETRIES = 5     # picks a call may try when connections cannot take it (never sent)
 
 
 class _EndOfStream:
@@ -99,6 +101,15 @@ class Call:
         if track is not None:
             track(self)
         timeout = details.timeout
+        self._wait_for_ready = details.wait_for_ready
+        self._retry_policy = None
+        config = channel.service_config.method_config(details.method)
+        if config is not None:                 # the channel's service config for this method
+            if config.timeout is not None:
+                timeout = config.timeout if timeout is None else min(timeout, config.timeout)
+            if self._wait_for_ready is None:
+                self._wait_for_ready = config.wait_for_ready
+            self._retry_policy = config.retry_policy
         self._deadline = None if timeout is None else self._loop.time() + timeout
         self._timer = None if timeout is None else self._loop.call_later(timeout, self._expire)
 
@@ -107,22 +118,15 @@ class Call:
     async def _open(self, *, first_message: bytes | None = None) -> ClientStream:
         """Open the call's stream; with ``first_message``, send it and half-close."""
         try:
-            transport = await self._channel._connection()
-            metadata = self._details.metadata
-            if self._channel._credentials:
-                metadata = metadata + await self._credential_metadata(transport)
-            stream = await transport.start_call(
-                self._details.method,
-                timeout=self._remaining(),
-                metadata=metadata,
-                encoding=self._details.compression or self._channel._compression,
-            )
+            attempt = await self._start_attempt(0)
         except (StreamTerminated, ProtocolError) as error:
             self._finish(_Outcome(error.status, error.message))
             raise self._error() from None
         except OSError as error:   # the connection could not be made
             self._finish(_Outcome(StatusCode.UNAVAILABLE, f"failed to connect: {error}"))
             raise self._error() from None
+        stream = RetryingStream(attempt, self._start_attempt, self._committed,
+                                self._retry_policy, self._channel._retry_throttle)
         self._stream = stream
         self._opened.set()
         if self._outcome is not None:    # cancelled or expired while opening
@@ -131,6 +135,37 @@ class Call:
         if first_message is not None:
             await self._send(first_message, end=True)
         return stream
+
+    async def _start_attempt(self, previous_attempts: int) -> ClientStream:
+        """Open one attempt's stream on a connection the channel picks.
+
+        A connection that turns out unable to take the call (lost, or GOAWAY
+        arrived meanwhile) never saw it: the call tries the next pick at once
+        (A6's transparent retry), a bounded number of times.
+        """
+        metadata = self._details.metadata
+        for _ in range(LOCAL_RETRIES):
+            transport = await self._channel._connection(self._wait_for_ready)
+            call_metadata = metadata
+            if self._channel._credentials:
+                call_metadata = metadata + await self._credential_metadata(transport)
+            try:
+                return await transport.start_call(
+                    self._details.method,
+                    timeout=self._remaining(),
+                    metadata=call_metadata,
+                    encoding=self._details.compression or self._channel._compression,
+                    previous_attempts=previous_attempts,
+                )
+            except StreamTerminated as error:
+                if not error.unprocessed:
+                    raise
+                refused = error
+        raise refused
+
+    def _committed(self, stream: ClientStream) -> None:
+        """No more retries: the call talks to its attempt's stream directly."""
+        self._stream = stream
 
     async def _credential_metadata(self, transport: Any) -> tuple:
         try:
@@ -218,6 +253,9 @@ class Call:
         self._opened.set()
         if self._timer is not None:
             self._timer.cancel()
+        throttle = self._channel._retry_throttle
+        if throttle is not None and outcome.code == StatusCode.OK:
+            throttle.succeeded()
         self._set_headers(())
         self._done.set_result(outcome)
         for callback in self._callbacks:

@@ -1,14 +1,31 @@
-"""The Channel: a client's connection to one server, and the calls made on it.
+"""The Channel: a client's view of one service, and the calls made on it.
 
-Spec: doc/naming.md (https://github.com/grpc/grpc/blob/master/doc/naming.md)
-for the targets understood here, and doc/PROTOCOL-HTTP2.md for what the calls
-send. One channel holds one HTTP/2 connection, opened on first use and
-opened again if it is lost or the server sends GOAWAY; every call is a stream
-on it.
+Specs (https://github.com/grpc/grpc/tree/master/doc): naming.md for targets,
+connectivity-semantics-and-api.md for the channel's states and wait-for-ready,
+load-balancing.md for the policies, service_config.md for how a service
+config chooses one, and PROTOCOL-HTTP2.md for what the calls send.
 
     async with rpc.Channel("localhost:50051") as channel:
         stub = ecommerce.ProductInfoStub(channel)
         product_id = await stub.addProduct(product, timeout=1.0)
+
+The target is resolved to addresses (``dns:///``, ``ipv4:``, ``ipv6:``,
+``unix:``, or a resolver of your own, see rpc.resolver); a load balancer
+(rpc.balancer: ``pick_first``, the default, or ``round_robin``) keeps one
+HTTP/2 connection per backend it uses, reconnecting with the backoff of
+connection-backoff.md, and picks a connection for every call. The channel
+starts IDLE and connects on first use (or ``channel_ready()``).
+
+Other keyword arguments go to the transport (transport.driver.connect):
+``keepalive_time`` (seconds between PINGs while calls are open; None, the
+default, sends none), ``keepalive_timeout`` (20 s for the PING ACK before the
+connection counts as dead), ``keepalive_permit_without_calls`` (False), as
+doc/keepalive.md names them. A server that answers "too_many_pings" doubles
+the keepalive time for this channel's later connections too.
+
+A call that finds the channel in TRANSIENT_FAILURE fails at once with
+UNAVAILABLE, unless it was made with ``wait_for_ready=True``: then it waits
+for a READY connection, as long as its deadline allows.
 
 The four factories ``unary_unary``, ``unary_stream``, ``stream_unary`` and
 ``stream_stream`` have grpcio's names and arguments, so generated stubs of
@@ -25,42 +42,25 @@ from transport import driver
 from transport.framing import DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH, DEFAULT_MAX_SEND_MESSAGE_LENGTH
 from transport.status import StatusCode
 
+from .balancer import POLICIES, Backoff, ConnectivityState
 from .call import CANCELLED_DETAILS, StreamStreamCall, StreamUnaryCall, UnaryStreamCall, UnaryUnaryCall
 from .credentials import AuthContext, CallCredentials, gather_metadata, service_url
 from .interceptors import CLIENT_INTERCEPTOR_METHODS, ClientCallDetails
+from .resolver import Resolver, ResolutionError, resolver_for
 from .service import Cardinality
+from .service_config import ServiceConfig
 
-__all__ = ["Channel", "parse_target"]
+__all__ = ["Channel"]
 
-DEFAULT_PORT = 443   # doc/naming.md: "port ... defaults to 443"
-
-
-def parse_target(target: str) -> tuple[str, Any]:
-    """A target name -> ("tcp", (host, port)) or ("unix", path).
-
-    Understood: "host:port", "[::1]:port", "dns:///host:port", "ipv4:a.b.c.d:port",
-    "ipv6:[::1]:port", "unix:/path" and "unix:///path".
-    """
-    if target.startswith("unix:"):
-        path = target[len("unix:"):]
-        return "unix", ("/" + path.lstrip("/")) if path.startswith("//") else path
-    for scheme in ("dns:///", "dns:", "ipv4:", "ipv6:"):
-        if target.startswith(scheme):
-            target = target[len(scheme):].split(",")[0]
-            break
-    host, sep, port = target.rpartition(":")
-    if not sep or not port.isdigit() or (host.count(":") and not host.startswith("[")):
-        host, port = target, str(DEFAULT_PORT)
-    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    return "tcp", (host, int(port))
+RERESOLUTION_INTERVAL = 30.0   # least time between two re-resolutions (grpc's DNS resolver's)
 
 
 class Channel:
-    """A client's connection to one target, shared by every call made on it."""
+    """A client's channel to one target, shared by every call made on it."""
 
     def __init__(
         self,
-        target: str,
+        target: str | Resolver,
         *,
         interceptors: Sequence[Any] = (),
         max_receive_message_length: int = DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH,
@@ -71,6 +71,10 @@ class Channel:
         authority: str | None = None,
         credentials: Sequence[CallCredentials] = (),
         allow_insecure_credentials: bool = False,
+        load_balancing_policy: str | None = None,
+        service_config: str | dict | None = None,
+        backoff: Backoff | None = None,
+        reresolution_interval: float = RERESOLUTION_INTERVAL,
         **transport_settings: Any,
     ) -> None:
         if credentials and ssl is None and not allow_insecure_credentials:
@@ -80,49 +84,181 @@ class Channel:
                 "allow_insecure_credentials=True for a trusted network)")
         self._credentials = tuple(credentials)
         self.target = target
-        self._address = parse_target(target)
+        self._resolver = resolver_for(target)
+        self.service_config = ServiceConfig.parse(service_config)
+        self._retry_throttle = self.service_config.throttle()
+        policy = load_balancing_policy or self.service_config.load_balancing_policy or "pick_first"
+        if policy not in POLICIES:
+            raise ValueError(f"unknown load balancing policy {policy!r} "
+                             f"(known: {', '.join(sorted(POLICIES))})")
+        self._backoff = backoff or Backoff()
+        self._balancer = POLICIES[policy](self._connect, self._backoff, self._balancer_state,
+                                          self._request_reresolution)
         self._interceptors = list(interceptors)
         self._compression = compression
         self._ssl = ssl
-        self._server_hostname = server_hostname
-        self._authority = authority
+        self._authority = authority or self._resolver.authority
+        self._server_hostname = server_hostname or _host_of(self._authority)
         self._settings = dict(
             max_receive_message_length=max_receive_message_length,
             max_send_message_length=max_send_message_length,
             **transport_settings,
         )
-        self._transport: driver.ClientTransport | None = None
-        self._connecting: asyncio.Lock | None = None
+        self._state = ConnectivityState.IDLE
+        self._state_changed = asyncio.Event()
+        self._resolving: asyncio.Task | None = None
+        self._resolution_error: BaseException | None = None
+        self._reresolve = asyncio.Event()
+        self._reresolution_interval = reresolution_interval
         self._closed = False
         self._calls: weakref.WeakSet = weakref.WeakSet()   # calls made, while they live
+        self._transports: weakref.WeakSet = weakref.WeakSet()   # connections made, while they live
 
-    # --- the connection ---------------------------------------------------------
+    # --- state ----------------------------------------------------------------------
 
-    async def _connection(self) -> driver.ClientTransport:
-        """The open connection, made (again) if there is none that can take calls."""
-        transport = self._transport
-        if transport is not None and not transport.is_closed and transport.goaway is None:
-            return transport
+    def get_state(self, try_to_connect: bool = False) -> ConnectivityState:
+        """The channel's connectivity state; ``try_to_connect`` leaves IDLE."""
+        if try_to_connect and self._state is ConnectivityState.IDLE:
+            self._exit_idle()
+        return self._state
+
+    async def wait_for_state_change(self, last_observed_state: ConnectivityState) -> None:
+        """Return once the state is no longer ``last_observed_state``."""
+        while self._state is last_observed_state:
+            await self._state_changed.wait()
+
+    async def channel_ready(self) -> None:
+        """Connect now rather than on the first call, and wait until READY."""
+        while self.get_state(try_to_connect=True) is not ConnectivityState.READY:
+            if self._state is ConnectivityState.SHUTDOWN:
+                raise RuntimeError("the channel is closed")
+            await self.wait_for_state_change(self._state)
+
+    @property
+    def subchannels(self) -> list:
+        """The balancer's subchannels (address, state, calls picked), for the curious."""
+        return list(self._balancer.subchannels)
+
+    def _set_state(self, state: ConnectivityState) -> None:
+        if state is self._state or self._state is ConnectivityState.SHUTDOWN:
+            return
+        self._state = state
+        changed, self._state_changed = self._state_changed, asyncio.Event()
+        changed.set()
+
+    def _balancer_state(self, state: ConnectivityState) -> None:
+        if self._resolution_error is None or state is ConnectivityState.READY:
+            self._set_state(state)
+
+    # --- resolution and connections ---------------------------------------------------
+
+    def _exit_idle(self) -> None:
         if self._closed:
-            raise driver.StreamTerminated("the channel is closed", status=StatusCode.UNAVAILABLE)
-        if self._connecting is None:
-            self._connecting = asyncio.Lock()
-        async with self._connecting:
-            transport = self._transport
-            if transport is None or transport.is_closed or transport.goaway is not None:
-                self._transport = await self._connect()
-            return self._transport
+            return
+        if self._resolving is None:
+            self._resolving = asyncio.get_running_loop().create_task(self._resolve_loop())
+        self._balancer.exit_idle()
+        if self._state is ConnectivityState.IDLE:
+            self._set_state(self._balancer.state if self._balancer.subchannels
+                            else ConnectivityState.CONNECTING)
 
-    async def _connect(self) -> driver.ClientTransport:
-        kind, address = self._address
-        if kind == "unix":
-            return await driver.connect_unix(
-                address, ssl=self._ssl, authority=self._authority or "localhost",
-                **self._settings)
-        host, port = address
-        return await driver.connect(
-            host, port, ssl=self._ssl, server_hostname=self._server_hostname or host,
-            authority=self._authority, **self._settings)
+    async def _resolve_loop(self) -> None:
+        """Resolve, hand the addresses to the balancer, and again when asked."""
+        loop = asyncio.get_running_loop()
+        self._resolver.watch(self._addresses)
+        backoff = self._backoff.copy()
+        while not self._closed:
+            try:
+                addresses = await self._resolver.resolve()
+            except ResolutionError as error:
+                self._resolution_failed(error)
+                await asyncio.sleep(backoff.next_delay())
+                continue
+            backoff.reset()
+            self._addresses(addresses)
+            last = loop.time()
+            await self._reresolve.wait()
+            self._reresolve.clear()
+            await asyncio.sleep(max(0.0, last + self._reresolution_interval - loop.time()))
+
+    def _addresses(self, addresses: Sequence[Any]) -> None:
+        if self._closed:
+            return
+        if not addresses:
+            self._resolution_failed(ResolutionError(f"{self.target}: the resolver found no addresses"))
+            return
+        self._resolution_error = None
+        self._balancer.update_addresses(list(addresses))
+        if self._state is not ConnectivityState.IDLE or self._balancer.state is not ConnectivityState.IDLE:
+            self._set_state(self._balancer.state)
+
+    def _resolution_failed(self, error: BaseException) -> None:
+        self._resolution_error = error
+        if self._balancer.state is not ConnectivityState.READY:
+            self._set_state(ConnectivityState.TRANSIENT_FAILURE)
+
+    def _request_reresolution(self) -> None:
+        self._reresolve.set()
+
+    async def _connect(self, address: Any) -> driver.ClientTransport:
+        """Open a connection to one backend (the balancer's connector).
+
+        It counts as made once the server's SETTINGS arrive, not when the
+        socket connects: a server may accept a socket (or a TLS 1.3
+        handshake) and close it at once.
+        """
+        settings = self._settings
+        learned = max((t.keepalive_time or 0 for t in self._transports), default=0)
+        if learned > (settings.get("keepalive_time") or 0):
+            # A server said "too_many_pings": the doubled time holds for the
+            # channel's next connections too (gRFC A8).
+            settings = self._settings = {**settings, "keepalive_time": learned}
+        if address.kind == "unix":
+            transport = await driver.connect_unix(
+                address.host, ssl=self._ssl, authority=self._authority, **settings)
+        else:
+            transport = await driver.connect(
+                address.host, address.port, ssl=self._ssl, server_hostname=self._server_hostname,
+                authority=self._authority, **settings)
+        try:
+            await transport.wait_for_peer_settings()
+        except BaseException:
+            transport.abort()
+            raise
+        self._transports.add(transport)
+        return transport
+
+    async def _connection(self, wait_for_ready: bool | None = None) -> driver.ClientTransport:
+        """A connection for one call: the balancer's pick, waiting while there is none.
+
+        Without ``wait_for_ready`` a call fails UNAVAILABLE when the channel is
+        in TRANSIENT_FAILURE; with it, it waits (its deadline bounds the wait).
+        """
+        subchannel = self._balancer.pick()
+        if subchannel is None:
+            subchannel = await self._wait_for_pick(bool(wait_for_ready))
+        subchannel.calls += 1
+        return subchannel.transport
+
+    async def _wait_for_pick(self, wait_for_ready: bool) -> Any:
+        while True:
+            if self._closed:
+                raise driver.StreamTerminated("the channel is closed", status=StatusCode.UNAVAILABLE)
+            self._exit_idle()
+            subchannel = self._balancer.pick()
+            if subchannel is not None:
+                return subchannel
+            state = self._state
+            if state is ConnectivityState.TRANSIENT_FAILURE and not wait_for_ready:
+                raise driver.StreamTerminated(self._failure_reason(), status=StatusCode.UNAVAILABLE)
+            await self.wait_for_state_change(state)
+
+    def _failure_reason(self) -> str:
+        if self._resolution_error is not None:
+            return f"name resolution failed: {self._resolution_error}"
+        errors = [s.last_error for s in self._balancer.subchannels if s.last_error is not None]
+        last = f"; last error: {errors[-1]}" if errors else ""
+        return f"failed to connect to all addresses of {self.target}{last}"
 
     async def _call_credentials(self, method: str, transport: driver.ClientTransport) -> tuple:
         """The metadata every call credential adds to a call of ``method``."""
@@ -132,25 +268,25 @@ class Channel:
         context = AuthContext(method=method, service_url=service_url(scheme, transport.authority, method))
         return await gather_metadata(self._credentials, context)
 
-    async def channel_ready(self) -> None:
-        """Connect now rather than on the first call."""
-        await self._connection()
-
     async def close(self, grace: float | None = None) -> None:
-        """Close the connection; calls in flight get ``grace`` seconds, then are cancelled.
+        """Close the connections; calls in flight get ``grace`` seconds, then are cancelled.
 
         As in grpc.aio, a call cancelled this way ends CANCELLED, and awaiting
         or reading it raises asyncio.CancelledError.
         """
+        if self._closed:
+            return
         self._closed = True
         pending = [call._done for call in self._calls if not call.done()]
         if grace and pending:
             await asyncio.wait(pending, timeout=grace)
         for call in list(self._calls):
             call.cancel()
-        if self._transport is not None:
-            await self._transport.close(None)
-            self._transport = None
+        self._set_state(ConnectivityState.SHUTDOWN)
+        if self._resolving is not None:
+            self._resolving.cancel()
+        await self._balancer.shutdown()
+        await self._resolver.close()
 
     def _track(self, call: Any) -> None:
         """Remember a call in flight, so that close() can cancel it."""
@@ -354,6 +490,14 @@ class _InterceptedCall:
             else:
                 call.add_done_callback(lambda _: callback(self))
         self._task.add_done_callback(on_made)
+
+
+def _host_of(authority: str) -> str:
+    """The host part of an authority ("example.com:443" -> "example.com", "[::1]:50051" -> "::1")."""
+    if authority.startswith("["):
+        return authority[1:authority.index("]")] if "]" in authority else authority
+    host, sep, port = authority.rpartition(":")
+    return host if sep and port.isdigit() and ":" not in host else authority
 
 
 def _consume_exception(task: asyncio.Task) -> None:

@@ -128,6 +128,9 @@ async def test_channel_reconnects_after_the_server_comes_back(ours):
         server.add_service(Orders())
         await server.start(f"127.0.0.1:{port}")
         try:
-            assert (await stub.getOrder(ours.StringValue(), timeout=3)).id == "up"
+            # the channel reconnects after its backoff (1 s after the failure,
+            # doc/connection-backoff.md); a wait_for_ready call waits for that
+            reply = await stub.getOrder(ours.StringValue(), timeout=5, wait_for_ready=True)
+            assert reply.id == "up"
         finally:
             await server.stop(0)
