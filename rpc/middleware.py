@@ -70,6 +70,9 @@ __all__ = [
     "wrap_handler",
     "most_specific",
     "rejection",
+    "ContextView",
+    "streamed_responses",
+    "final_code",
 ]
 
 RECOVERY_CODES = (StatusCode.UNKNOWN, StatusCode.INTERNAL)   # statuscodes.md: server bugs
@@ -98,7 +101,7 @@ def wrap_handler(handler: MethodHandler, guard: Guard) -> MethodHandler:
     if handler.cardinality.server_streaming:
         async def guarded_stream(request, context):
             async with guard(context) as inner:
-                async for response in _responses(behaviour(request, inner)):
+                async for response in streamed_responses(behaviour(request, inner)):
                     yield response
         return dataclasses.replace(handler, behaviour=guarded_stream)
 
@@ -108,7 +111,7 @@ def wrap_handler(handler: MethodHandler, guard: Guard) -> MethodHandler:
     return dataclasses.replace(handler, behaviour=guarded)
 
 
-async def _responses(result: Any) -> AsyncIterator[Any]:
+async def streamed_responses(result: Any) -> AsyncIterator[Any]:
     """What a streaming behaviour yields; nothing if it is a coroutine (it writes itself)."""
     if hasattr(result, "__aiter__"):
         async with contextlib.aclosing(result):
@@ -118,7 +121,7 @@ async def _responses(result: Any) -> AsyncIterator[Any]:
         await result
 
 
-class _ContextView:
+class ContextView:
     """A ServicerContext seen through a middleware: ``read`` and ``write`` pass
     through ``on_read``/``on_write``; everything else (attributes set too,
     such as auth's ``principal``) is the real context's."""
@@ -387,7 +390,7 @@ def _validated(handler: MethodHandler, validators: list[Validator]) -> MethodHan
         if not client_streaming:
             return _unary_checked(behaviour, handler.cardinality, request, context, check)
         counter = [0]
-        view = _ContextView(context, on_read=lambda m: _read_checked(m, context, counter, check))
+        view = ContextView(context, on_read=lambda m: _read_checked(m, context, counter, check))
         return behaviour(checked_requests(request, context, counter), view)
 
     return dataclasses.replace(handler, behaviour=validated)
@@ -404,7 +407,7 @@ def _unary_checked(behaviour: Callable, cardinality: Cardinality, request: Any, 
     if cardinality.server_streaming:
         async def stream():
             await check(request, context, None)
-            async for response in _responses(behaviour(request, context)):
+            async for response in streamed_responses(behaviour(request, context)):
                 yield response
         return stream()
 
@@ -463,7 +466,7 @@ class CallLogInterceptor(ServerInterceptor):
                 record = CallRecord(handler.path, context.peer())
                 async with self._recording(record, context, cardinality) as view:
                     requests = _counted(request, record) if cardinality.client_streaming else request
-                    async for response in _responses(behaviour(requests, view)):
+                    async for response in streamed_responses(behaviour(requests, view)):
                         record.responses += 1
                         yield response
             return logged_stream
@@ -492,12 +495,12 @@ class CallLogInterceptor(ServerInterceptor):
             record.responses += 1
         error: BaseException | None = None
         try:
-            yield _ContextView(context, on_read=on_read, on_write=on_write)
+            yield ContextView(context, on_read=on_read, on_write=on_write)
         except BaseException as raised:
             error = raised
             raise
         finally:
-            record.code = _final_code(context, error)
+            record.code = final_code(context, error)
             record.duration_ms = (time.perf_counter() - started) * 1e3
             self._log(record)
 
@@ -512,7 +515,7 @@ async def _counted(requests: AsyncIterator[Any], record: CallRecord) -> AsyncIte
         yield message
 
 
-def _final_code(context: Any, error: BaseException | None) -> str:
+def final_code(context: Any, error: BaseException | None) -> str:
     """The code the server is about to send, as the log says it."""
     if isinstance(error, (AbortError, type(None))):
         code = context.code()

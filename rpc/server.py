@@ -60,6 +60,15 @@ class Server:
         ssl: Any = None,
         **transport_settings: Any,
     ) -> None:
+        """``transport_settings`` go to the transport (transport.driver.start_server):
+        keepalive and connection management as doc/keepalive.md and gRFC A9 name
+        them, in seconds (None is off): ``keepalive_time`` (7200; PINGs to idle
+        clients), ``keepalive_timeout`` (20), ``keepalive_min_time`` (300: client
+        PINGs more often than this are strikes), ``max_ping_strikes`` (2, then
+        GOAWAY ENHANCE_YOUR_CALM "too_many_pings"), ``keepalive_permit_without_calls``
+        (False), ``max_connection_idle``, ``max_connection_age`` (+/-10% jitter) and
+        ``max_connection_age_grace``; and the HTTP/2 limits of the connection core.
+        """
         self._handlers: dict[str, MethodHandler] = {}
         self._find = chain_server_interceptors(list(interceptors), self._lookup)
         self._intercepted = bool(interceptors)
@@ -92,13 +101,22 @@ class Server:
     def methods(self) -> tuple[str, ...]:
         return tuple(self._handlers)
 
+    @property
+    def handlers(self) -> tuple[MethodHandler, ...]:
+        """The handler of every method served (paths and cardinalities, for rpc.metrics)."""
+        return tuple(self._handlers.values())
+
     async def _lookup(self, details: HandlerCallDetails) -> MethodHandler | None:
         return self._handlers.get(details.method)
 
     # --- life cycle -------------------------------------------------------------
 
-    async def start(self, address: str = "127.0.0.1:0") -> int:
-        """Listen on ``address`` ("host:port", "[::1]:port", "unix:/path"); return the port."""
+    async def start(self, address: str = "127.0.0.1:0", *, reuse_port: bool = False) -> int:
+        """Listen on ``address`` ("host:port", "[::1]:port", "unix:/path"); return the port.
+
+        ``reuse_port`` lets several processes listen on one port (SO_REUSEPORT;
+        see rpc/workers.py for serving on every core).
+        """
         self._stopped = asyncio.Event()
         if address.startswith("unix:"):
             self._listener = await driver.start_unix_server(
@@ -106,7 +124,7 @@ class Server:
             return 0
         host, port = parse_address(address)
         self._listener = await driver.start_server(
-            self._serve, host, port, ssl=self._ssl, **self._settings)
+            self._serve, host, port, ssl=self._ssl, reuse_port=reuse_port, **self._settings)
         return self._listener.port
 
     async def stop(self, grace: float | None = None) -> None:
@@ -172,36 +190,36 @@ class Server:
         )
         timer = None if timeout is None else loop.call_later(timeout, _expire, context, task)
         try:
-            await self._call_behaviour(stream, handler, context)
-        except AbortError:
-            pass
-        except _CallFailed as failure:
-            context._code, context._details = failure.status, failure.details
-        except ProtocolError as error:        # e.g. a response over the send limit
-            if stream.cancelled:
+            try:
+                await self._call_behaviour(stream, handler, context)
+            except AbortError:
+                pass
+            except _CallFailed as failure:
+                context._code, context._details = failure.status, failure.details
+            except ProtocolError as error:        # e.g. a response over the send limit
+                if stream.cancelled:
+                    raise
+                context._code, context._details = error.status, error.message
+            except asyncio.CancelledError:
+                if not (context.deadline_expired and _own_cancellation(task)):
+                    raise
+                # Our deadline cancelled the handler: tell the client so, as
+                # grpcio does (DEADLINE_EXCEEDED in the trailers; the transport
+                # follows them with RST_STREAM if the request is still open).
+                context._code, context._details = StatusCode.DEADLINE_EXCEEDED, DEADLINE_DETAILS
+            except driver.StreamTerminated:
                 raise
-            context._code, context._details = error.status, error.message
-        except asyncio.CancelledError:
-            if not (context.deadline_expired and _own_cancellation(task)):
-                context._run_done_callbacks()
-                raise
-            # Our deadline cancelled the handler: tell the client so, as
-            # grpcio does (DEADLINE_EXCEEDED in the trailers; the transport
-            # follows them with RST_STREAM if the request is still open).
-            context._code, context._details = StatusCode.DEADLINE_EXCEEDED, DEADLINE_DETAILS
-        except driver.StreamTerminated:
-            context._run_done_callbacks()
-            raise
-        except Exception as error:   # doc/statuscodes.md: the application threw -> UNKNOWN
-            logger.exception("handler for %s raised", handler.path)
-            context._code = StatusCode.UNKNOWN
-            context._details = f"Unexpected error in handler: {type(error).__name__}"
+            except Exception as error:   # doc/statuscodes.md: the application threw -> UNKNOWN
+                logger.exception("handler for %s raised", handler.path)
+                context._code = StatusCode.UNKNOWN
+                context._details = f"Unexpected error in handler: {type(error).__name__}"
+            finally:
+                if timer is not None:
+                    timer.cancel()
+            code, details, metadata, status_details = context._status()
+            await stream.send_trailers(code, details, metadata=metadata, status_details=status_details)
         finally:
-            if timer is not None:
-                timer.cancel()
-        code, details, metadata, status_details = context._status()
-        await stream.send_trailers(code, details, metadata=metadata, status_details=status_details)
-        context._run_done_callbacks()
+            context._run_done_callbacks()     # however the call ended, once
 
     async def _call_behaviour(self, stream: driver.ServerStream, handler: MethodHandler,
                               context: ServicerContext) -> None:
