@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import pathlib
 import subprocess
@@ -67,18 +68,19 @@ def serving_in_a_thread(ours):
         loop.close()
 
 
-def loadtest(*flags: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rpc.loadtest", "--plaintext", *flags],
+def loadtest(*flags: str, program: str = "rpc.loadtest") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", program, "--plaintext", *flags],
                           cwd=ROOT, capture_output=True, text=True, timeout=WAIT)
 
 
 # --- the program -----------------------------------------------------------------------------
 
 
-def test_count_and_status_distribution_through_reflection(ours):
+@pytest.mark.parametrize("program", ["rpc.load", "rpc.loadtest"])
+def test_count_and_status_distribution_through_reflection(ours, program):
     with serving_in_a_thread(ours) as address:
         done = loadtest(address, "ecommerce.OrderManagement/getOrder", "-d", '"7"',
-                        "-c", "4", "-n", "40", "--format", "json")
+                        "-c", "4", "-n", "40", "--format", "json", program=program)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["count"] == 40
@@ -181,3 +183,11 @@ def test_summary_numbers_and_text():
     assert summary.status_codes == {"OK": 8, "INTERNAL": 2}
     text = render_text(summary)
     assert "  [INTERNAL]\t2 responses" in text and "  [2]\tINTERNAL: boom" in text
+
+
+def test_rpc_load_stays_the_proto_loader():
+    """`python -m rpc.load` is the tool; `import rpc.load` is refused, so that
+    rpc.load remains the .proto loader."""
+    with pytest.raises(ImportError, match="python -m rpc.load"):
+        importlib.import_module("rpc.load")
+    assert callable(rpc.load) and rpc.load.__module__ == "rpc.service"
