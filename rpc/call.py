@@ -270,6 +270,10 @@ class Call:
         for task in self._tasks:
             if task is not current:
                 task.cancel()
+        self._stop_inline(current)
+
+    def _stop_inline(self, current: asyncio.Task | None) -> None:
+        """Hook: a unary call run by the task that awaits it is stopped there (UnaryUnaryCall)."""
 
     def _expire(self) -> None:
         self._timer = None
@@ -462,11 +466,66 @@ class _UnaryResponseMixin:
 
 
 class UnaryUnaryCall(_UnaryResponseMixin, Call):
-    """One request, one response: ``response = await call``."""
+    """One request, one response: ``response = await call``.
+
+    The call starts when it is made, as in grpc.aio. Most calls are awaited
+    in the very turn that makes them (``await stub.Method(request)``): such a
+    call runs in the awaiting task itself rather than in a task of its own,
+    which spares two turns of the event loop per call (starting the task, and
+    waking the awaiter when it ends). A call nobody awaits by the next turn
+    gets its own task and runs anyway. Cancelling, or a passing deadline, stops
+    an inline call by cancelling the awaiting task, which then ends with the
+    call's status (see ``_run_inline``).
+    """
 
     def __init__(self, channel, details, serializer, deserializer, request: Any) -> None:
         super().__init__(channel, details, serializer, deserializer)
-        self._task = self._start(self._run(request))
+        self._request = request
+        self._task: asyncio.Task | None = None
+        self._inline: asyncio.Task | None = None     # the awaiting task, while it runs the call
+        self._inline_started = False
+        self._stopping_inline = False                # we cancelled the awaiting task
+        self._response: Any = None
+        self._loop.call_soon(self._start_unawaited)
+
+    def _start_unawaited(self) -> None:
+        if self._task is None and not self._inline_started:
+            self._task = self._start(self._run(self._request))
+
+    def __await__(self):
+        if self._task is None and not self._inline_started:
+            return self._run_inline().__await__()
+        if self._task is None:
+            return self._awaited_again().__await__()
+        return self._await_task().__await__()
+
+    async def _run_inline(self) -> Any:
+        self._inline_started = True
+        task = self._inline = asyncio.current_task()
+        try:
+            self._response = await self._run(self._request)
+            return self._response
+        except asyncio.CancelledError:
+            if not self._stopping_inline:
+                raise                           # the caller was cancelled: _run cancelled the call
+            self._stopping_inline = False
+            if task.uncancel() > 0:
+                raise                           # and someone else cancels the caller too
+            raise self._error() from None
+        finally:
+            self._inline = None
+
+    async def _awaited_again(self) -> Any:
+        """A second await of a call that ran inline: its outcome again."""
+        await self._wait_done()
+        self._raise_if_failed()
+        return self._response
+
+    def _stop_inline(self, current: asyncio.Task | None) -> None:
+        inline = self._inline
+        if inline is not None and inline is not current and not self._stopping_inline:
+            self._stopping_inline = True
+            inline.cancel()
 
     async def _run(self, request: Any) -> Any:
         async with self._cancel_on_exit():
