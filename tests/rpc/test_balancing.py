@@ -335,3 +335,49 @@ async def test_resolver_updates_reach_the_balancer(ours, theirs):
             resolver.update([servers[1].address])
             await wait_until(lambda: len(channel.subchannels) == 1)
             assert await names_of(stub, ours, 4) == {"b1": 4}
+
+
+# --- the other target forms, end to end ------------------------------------------------------
+
+
+async def test_unix_socket_targets_reach_ours_and_grpcio(ours, theirs, tmp_path):
+    class Orders(ours.Servicer):
+        async def getOrder(self, request, context):
+            return ours.Order(id="ours-unix")
+
+    class GrpcioOrders(theirs.Servicer):
+        async def getOrder(self, request, context):
+            return theirs.Order(id="grpcio-unix")
+
+    server = rpc.Server()
+    server.add_service(Orders())
+    await server.start(f"unix:{tmp_path}/ours.sock")
+    grpcio_server = grpc.aio.server()
+    theirs.add_to_server(GrpcioOrders(), grpcio_server)
+    grpcio_server.add_insecure_port(f"unix:{tmp_path}/grpcio.sock")
+    await grpcio_server.start()
+    try:
+        for target, name in [(f"unix:{tmp_path}/ours.sock", "ours-unix"),
+                             (f"unix://{tmp_path}/grpcio.sock", "grpcio-unix")]:
+            async with rpc.Channel(target) as channel:
+                assert await names_of(ours.Stub(channel), ours, 2) == {name: 2}
+    finally:
+        await server.stop(0)
+        await grpcio_server.stop(0)
+
+
+async def test_ipv6_and_dns_targets(ours, theirs):
+    class Orders(ours.Servicer):
+        async def getOrder(self, request, context):
+            return ours.Order(id=context.peer().split(":")[0])
+
+    server = rpc.Server()
+    server.add_service(Orders())
+    port = await server.start("[::1]:0")
+    try:
+        async with rpc.Channel(f"ipv6:[::1]:{port}") as channel:
+            assert await names_of(ours.Stub(channel), ours, 2) == {"ipv6": 2}
+        async with rpc.Channel(f"dns:///[::1]:{port}") as channel:
+            assert await names_of(ours.Stub(channel), ours, 1) == {"ipv6": 1}
+    finally:
+        await server.stop(0)

@@ -16,6 +16,7 @@ import grpc
 import h2.config
 import h2.connection
 import h2.events
+import hyperframe.frame
 import pytest
 
 import rpc
@@ -246,10 +247,13 @@ async def test_throttling_stops_retries_when_tokens_run_low(ours):
 
 class RefusingServer:
     """A raw HTTP/2 server that refuses the first ``refusals`` streams (RST_STREAM
-    REFUSED_STREAM) and answers the others with an empty OK response."""
+    REFUSED_STREAM, or with ``goaway`` a GOAWAY whose last-stream-id leaves the
+    stream out, closing the connection) and answers the others with an empty OK."""
 
-    def __init__(self, refusals: int) -> None:
+    def __init__(self, refusals: int, *, goaway: bool = False) -> None:
         self.refusals = refusals
+        self.goaway = goaway
+        self.connections = 0
         self.seen_attempt_headers: list[str | None] = []
 
     async def start(self) -> int:
@@ -261,6 +265,7 @@ class RefusingServer:
         await self.server.wait_closed()
 
     async def _serve(self, reader, writer) -> None:
+        self.connections += 1
         connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
         connection.initiate_connection()
         writer.write(connection.data_to_send())
@@ -271,6 +276,12 @@ class RefusingServer:
                         headers = {k.decode() if isinstance(k, bytes) else k:
                                    v.decode() if isinstance(v, bytes) else v for k, v in event.headers}
                         self.seen_attempt_headers.append(headers.get("grpc-previous-rpc-attempts"))
+                        if len(self.seen_attempt_headers) <= self.refusals and self.goaway:
+                            writer.write(connection.data_to_send())
+                            # GOAWAY, last-stream-id 0: this stream was not processed
+                            writer.write(hyperframe.frame.GoAwayFrame(0, last_stream_id=0).serialize())
+                            await writer.drain()
+                            return
                         if len(self.seen_attempt_headers) <= self.refusals:
                             connection.reset_stream(event.stream_id, h2.errors.ErrorCodes.REFUSED_STREAM)
                         else:
@@ -297,6 +308,19 @@ async def test_a_refused_stream_is_retried_transparently_once(ours):
         await refusing.stop()
     assert reply == ours.Order()
     assert refusing.seen_attempt_headers == [None, "1"]
+
+
+async def test_a_call_left_out_by_goaway_is_retried_on_a_new_connection(ours):
+    refusing = RefusingServer(refusals=1, goaway=True)
+    port = await refusing.start()
+    try:
+        async with rpc.Channel(f"127.0.0.1:{port}") as channel:     # no retry policy at all
+            reply = await ours.Stub(channel).getOrder(ours.StringValue(), timeout=5)
+    finally:
+        await refusing.stop()
+    assert reply == ours.Order()
+    assert refusing.seen_attempt_headers == [None, "1"]
+    assert refusing.connections == 2
 
 
 async def test_transparent_retry_happens_once_only(ours):
