@@ -63,6 +63,11 @@ class Summary:
         }
 
 
+def _by_count(counts: Counter) -> dict[str, int]:
+    """Most frequent first; equal counts by name, so a report reads the same every run."""
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
 def percentile(sorted_latencies: Sequence[float], percent: float) -> float:
     """The nearest-rank percentile of already sorted values (0 for none)."""
     if not sorted_latencies:
@@ -83,8 +88,8 @@ def summarize(results: Sequence[Result], total: float) -> Summary:
         average=sum(latencies) / count if count else 0.0,
         requests_per_second=count / total if total > 0 else 0.0,
         latency_distribution={p: percentile(latencies, p) for p in PERCENTILES},
-        status_codes=dict(Counter(result.code for result in results).most_common()),
-        errors=dict(Counter(f"{r.code}: {r.error}" for r in results if r.code != "OK").most_common()),
+        status_codes=_by_count(Counter(result.code for result in results)),
+        errors=_by_count(Counter(f"{r.code}: {r.error}" for r in results if r.code != "OK")),
     )
 
 

@@ -185,6 +185,14 @@ def test_summary_numbers_and_text():
     assert "  [INTERNAL]\t2 responses" in text and "  [2]\tINTERNAL: boom" in text
 
 
+def test_equal_counts_are_reported_by_name_whatever_the_order_calls_ended_in():
+    ended = [Result(0.1, "UNKNOWN", "x"), Result(0.1, "NOT_FOUND", "y"), Result(0.1, "OK")] * 2
+    for results in (ended, list(reversed(ended))):
+        summary = summarize(results, total=1.0)
+        assert list(summary.status_codes) == ["NOT_FOUND", "OK", "UNKNOWN"]
+        assert list(summary.errors) == ["NOT_FOUND: y", "UNKNOWN: x"]
+
+
 def test_rpc_load_stays_the_proto_loader():
     """`python -m rpc.load` is the tool; `import rpc.load` is refused, so that
     rpc.load remains the .proto loader."""
