@@ -77,6 +77,7 @@ from .framing import (
 from .headers import (
     DEFAULT_MAX_HEADER_LIST_SIZE,
     HTTP_STATUS_OK,
+    RequestHead,
     build_rejection,
     build_request_headers,
     build_response_headers,
@@ -124,6 +125,10 @@ HIGHEST_STREAM_ID = 2**31 - 1  # §5.1.1: stream identifiers are 31 bits
 
 # RFC 9113 §6.7: a PING carries exactly 8 octets of opaque data.
 PING_DATA_LENGTH = 8
+
+# How many distinct request header blocks a server connection remembers as
+# checked and parsed (ServerConnection._known_heads); a few per method used.
+KNOWN_HEADS_LIMIT = 32
 
 # RFC 9113 §6.9.2: the connection window starts at 65,535 octets and only
 # WINDOW_UPDATE can change it; SETTINGS_INITIAL_WINDOW_SIZE covers streams only.
@@ -1136,6 +1141,13 @@ class ServerConnection(Connection):
 
     client_side = False
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Request header blocks already checked and parsed, by their exact
+        # fields: a client repeats the same block call after call (a deadline
+        # makes each one different, and then this is simply never hit).
+        self._known_heads: dict[tuple, RequestHead] = {}
+
     def send_response_headers(
         self,
         stream_id: int,
@@ -1215,6 +1227,12 @@ class ServerConnection(Connection):
         stream = _Stream(stream_id, max_receive_message_length=self.max_receive_message_length)
         stream.remote_ended = bool(event.stream_ended)
         self._streams[stream_id] = stream
+        head = self._known_heads.get(tuple(event.headers))
+        if head is not None:       # a header block seen before: checked and parsed already
+            stream.receive_encoding = head.encoding
+            stream.peer_accepts = head.accept_encoding
+            produced.append(events.RequestReceived(stream_id=stream_id, head=head))
+            return
         problem = malformed_field_section(
             event.headers, allowed_pseudo=REQUEST_PSEUDO_FIELDS, required_pseudo=REQUIRED_REQUEST_PSEUDO_FIELDS,
         )
@@ -1233,6 +1251,8 @@ class ServerConnection(Connection):
         except ProtocolError as error:
             self._reject(stream, error, produced)
             return
+        if len(self._known_heads) < KNOWN_HEADS_LIMIT:
+            self._known_heads[tuple(event.headers)] = head
         stream.receive_encoding = head.encoding
         stream.peer_accepts = head.accept_encoding
         produced.append(events.RequestReceived(stream_id=stream_id, head=head))

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from transport import events as ev
 from transport.connection import (
+    KNOWN_HEADS_LIMIT,
     ClientConnection,
     ServerConnection,
     StreamStateError,
@@ -627,6 +628,38 @@ def test_malformed_http2_request_is_a_stream_error_not_a_connection_error(header
     assert of_type(server_events, ev.StreamFailed, stream_id)[0].status == StatusCode.INTERNAL
     assert not of_type(h2_events, h2.events.ConnectionTerminated)
     peer.still_works()
+
+
+@pytest.mark.parametrize("headers", [
+    [*GOOD_REQUEST, ("grpc-timeout", "10x")],           # parsed and refused (INTERNAL)
+    [*GOOD_REQUEST, ("grpc-encoding", "snappy")],       # parsed and refused (UNIMPLEMENTED)
+    [*GOOD_REQUEST, ("connection", "keep-alive")],      # malformed (RST_STREAM)
+])
+def test_a_refused_header_block_is_refused_every_time_it_comes(headers):
+    peer = RawClientPeer()
+    for _ in range(3):
+        stream_id = peer.request(headers)
+        _, server_events = peer.pump()
+        assert of_type(server_events, ev.StreamFailed, stream_id)
+        assert not of_type(server_events, ev.RequestReceived)
+    peer.still_works()
+
+
+def test_a_header_block_seen_again_parses_the_same_and_memory_stays_bounded():
+    peer = RawClientPeer()
+    heads = {}
+    for n in range(3 * KNOWN_HEADS_LIMIT):
+        value = str(n % (2 * KNOWN_HEADS_LIMIT))        # each block twice, some after the bound
+        stream_id = peer.request([*GOOD_REQUEST, ("x-n", value)], end_stream=True)
+        _, server_events = peer.pump()
+        (received,) = of_type(server_events, ev.RequestReceived, stream_id)
+        assert dict(received.head.metadata)["x-n"] == value
+        if value in heads:
+            assert received.head == heads[value]
+        heads[value] = received.head
+        peer.server.send_trailers(stream_id)
+        peer.pump()
+    assert len(peer.server._known_heads) == KNOWN_HEADS_LIMIT
 
 
 def _call_with_body(body: bytes, *, end_stream: bool = True, headers=GOOD_REQUEST, **server_settings):
