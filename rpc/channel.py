@@ -85,6 +85,7 @@ class Channel:
         self._credentials = tuple(credentials)
         self.target = target
         self._resolver = resolver_for(target)
+        self._owns_resolver = not isinstance(target, Resolver)   # a Resolver given may be shared
         self.service_config = ServiceConfig.parse(service_config)
         self._retry_throttle = self.service_config.throttle()
         policy = load_balancing_policy or self.service_config.load_balancing_policy or "pick_first"
@@ -286,7 +287,8 @@ class Channel:
         if self._resolving is not None:
             self._resolving.cancel()
         await self._balancer.shutdown()
-        await self._resolver.close()
+        if self._owns_resolver:
+            await self._resolver.close()
 
     def _track(self, call: Any) -> None:
         """Remember a call in flight, so that close() can cancel it."""

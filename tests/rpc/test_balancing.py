@@ -381,3 +381,16 @@ async def test_ipv6_and_dns_targets(ours, theirs):
             assert await names_of(ours.Stub(channel), ours, 1) == {"ipv6": 1}
     finally:
         await server.stop(0)
+
+
+async def test_a_resolver_shared_by_two_channels_outlives_either(ours, theirs):
+    async with backends(ours, theirs, kinds=("ours", "ours")) as servers:
+        resolver = rpc.StaticResolver([servers[0].address])
+        first = rpc.Channel(resolver)
+        async with rpc.Channel(resolver) as second:
+            assert await names_of(ours.Stub(first), ours, 1) == {"b0": 1}
+            await first.close()                          # the resolver is not the channel's to close
+            assert await names_of(ours.Stub(second), ours, 1) == {"b0": 1}
+            resolver.update([servers[1].address])        # still heard by the channel left open
+            await wait_until(lambda: [str(s.address) for s in second.subchannels] == [servers[1].address])
+            assert await names_of(ours.Stub(second), ours, 2) == {"b1": 2}
