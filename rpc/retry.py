@@ -59,8 +59,9 @@ class RetryingStream:
         self._ended = False
         self._committed = False
         self._reset = False
-        self._interrupt = asyncio.Event()
-        self._switching = asyncio.Lock()
+        # Made only when a retry happens: most calls never need them.
+        self._interrupt: asyncio.Event | None = None    # wakes a backoff wait when reset
+        self._switching: asyncio.Lock | None = None     # one task switches attempts at a time
         self.attempts = 1                 # attempts started, transparent ones included
         self._policy_attempts = 1         # attempts that count against maxAttempts
         self._transparent_left = TRANSPARENT_RETRIES
@@ -97,7 +98,8 @@ class RetryingStream:
 
     def reset(self) -> None:
         self._reset = True
-        self._interrupt.set()
+        if self._interrupt is not None:
+            self._interrupt.set()
         self._attempt.reset()
 
     async def receive_headers(self) -> Any:
@@ -135,6 +137,8 @@ class RetryingStream:
         True when a newer attempt now carries the call (started here, or by
         another task of the call that saw the failure first).
         """
+        if self._switching is None:
+            self._switching, self._interrupt = asyncio.Lock(), asyncio.Event()
         async with self._switching:
             if self._attempt is not failed:
                 return not self._committed
