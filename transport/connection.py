@@ -514,7 +514,17 @@ class Connection:
             elif not self._receive_frames(segment, produced):
                 break
         self._give_back_connection_window()
+        answers = self._h2.data_to_send()    # h2's own: SETTINGS/PING ACKs, WINDOW_UPDATEs
+        if answers:
+            self._outbound += answers
         return produced
+
+    @property
+    def wants_to_write(self) -> bool:
+        """Whether data_to_send() has anything since receive_data() (which
+        takes what h2 queued while reading): a driver need not flush after a
+        read that left nothing to answer."""
+        return bool(self._outbound or self._corked)
 
     def data_to_send(self) -> bytes:
         """The bytes to write to the peer now (possibly empty).

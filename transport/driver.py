@@ -595,7 +595,8 @@ class _Transport(asyncio.Protocol):
             self._transport.abort()
             return
         self._after_events()
-        self._schedule_flush()
+        if self._core.wants_to_write or self._finishing:
+            self._schedule_flush()
 
     def eof_received(self) -> bool:
         return False  # close our side too; connection_lost follows
