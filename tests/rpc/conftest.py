@@ -39,6 +39,7 @@ import grpc.aio
 import pytest
 
 import rpc
+from tcp_relay import TcpRelay
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ORDERS_PROTO = ROOT / "services" / "ordermgmt" / "order_management.proto"
@@ -570,60 +571,7 @@ def make_peers(ours, theirs):
 # --- a TCP relay: bytes counted, connections cut on demand -----------------------------------
 
 
-class Proxy:
-    """Relays TCP to 127.0.0.1:port, counting the bytes each way; ``cut()`` drops every connection."""
-
-    def __init__(self) -> None:
-        self.upstream_bytes = 0       # client -> server
-        self.downstream_bytes = 0     # server -> client
-        self._writers: list[asyncio.StreamWriter] = []
-        self._tasks: set[asyncio.Task] = set()
-        self._server: asyncio.AbstractServer | None = None
-        self.port = 0
-
-    @classmethod
-    async def start(cls, target_port: int) -> "Proxy":
-        proxy = cls()
-        proxy._target = target_port
-        proxy._server = await asyncio.start_server(proxy._accept, "127.0.0.1", 0)
-        proxy.port = proxy._server.sockets[0].getsockname()[1]
-        return proxy
-
-    async def _accept(self, reader, writer) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._target)
-        self._writers += [writer, up_writer]
-        for task in (self._pipe(reader, up_writer, "upstream_bytes"),
-                     self._pipe(up_reader, writer, "downstream_bytes")):
-            task = asyncio.get_running_loop().create_task(task)
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _pipe(self, reader, writer, counter: str) -> None:
-        try:
-            while data := await reader.read(65536):
-                setattr(self, counter, getattr(self, counter) + len(data))
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            writer.close()
-
-    def reset_counts(self) -> None:
-        self.upstream_bytes = self.downstream_bytes = 0
-
-    def cut(self) -> None:
-        """Drop every relayed connection at once, both ends (as a dead network would)."""
-        for writer in self._writers:
-            writer.transport.abort()
-        self._writers.clear()
-
-    def close(self) -> None:
-        self.cut()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._server is not None:
-            self._server.close()
+Proxy = TcpRelay     # relays a session's calls, counting bytes; cut() drops them (tests/tcp_relay.py)
 
 
 # --- shared helpers as fixtures (test files cannot import each other) ----------------------------

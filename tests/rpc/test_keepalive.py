@@ -22,6 +22,8 @@ from transport.status import Http2ErrorCode
 from transport.xray.records import FrameSeen
 from transport.xray.tracer import Tracer
 
+from tcp_relay import TcpRelay
+
 pytestmark = pytest.mark.timeout(30)
 
 SERVICE = "test.Keepalive"
@@ -214,52 +216,10 @@ async def test_our_server_keepalive_pings_are_answered_by_a_grpcio_client():
 # --- a silently dead connection ------------------------------------------------------------
 
 
-class Relay:
-    """A TCP relay whose connections can go silent: `freeze()` stops forwarding on the
-    connections open now, both ways, and leaves their sockets open; new ones flow."""
-
-    def __init__(self, target_port: int) -> None:
-        self._target_port = target_port
-        self._flows: list[asyncio.Event] = []
-        self._writers: list[asyncio.StreamWriter] = []
-        self._tasks: set[asyncio.Task] = set()
-
-    async def start(self) -> int:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        return self._server.sockets[0].getsockname()[1]
-
-    async def _accept(self, reader, writer) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self._target_port)
-        self._writers += [writer, upstream_writer]
-        flowing = asyncio.Event()
-        flowing.set()
-        self._flows.append(flowing)
-        for source, sink in ((reader, upstream_writer), (upstream_reader, writer)):
-            self._tasks.add(asyncio.get_running_loop().create_task(self._pipe(source, sink, flowing)))
-
-    @staticmethod
-    async def _pipe(reader, writer, flowing: asyncio.Event) -> None:
-        while data := await reader.read(65536):
-            await flowing.wait()
-            writer.write(data)
-
-    def freeze(self) -> None:
-        for flowing in self._flows:
-            flowing.clear()
-
-    async def close(self) -> None:
-        self._server.close()
-        for task in self._tasks:
-            task.cancel()
-        for writer in self._writers:
-            writer.transport.abort()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
 async def test_a_dead_connection_fails_its_calls_unavailable_and_the_channel_reconnects():
     server = our_server(keepalive_time=None)       # only the client's keepalive watches
-    relay = Relay(await server.start("127.0.0.1:0"))
-    channel = rpc.Channel(f"127.0.0.1:{await relay.start()}", keepalive_time=0.2, keepalive_timeout=0.2)
+    relay = await TcpRelay.start(await server.start("127.0.0.1:0"))
+    channel = rpc.Channel(f"127.0.0.1:{relay.port}", keepalive_time=0.2, keepalive_timeout=0.2)
     try:
         assert await channel.unary_unary(ECHO)(b"hi") == b"hi"
         first = transport_of(channel)
@@ -277,7 +237,7 @@ async def test_a_dead_connection_fails_its_calls_unavailable_and_the_channel_rec
         assert transport_of(channel) is not first
     finally:
         await channel.close()
-        await relay.close()
+        relay.close()
         await server.stop(0)
 
 

@@ -37,6 +37,8 @@ from transport.keepalive import (
 )
 from transport.status import Http2ErrorCode, StatusCode
 
+from tcp_relay import TcpRelay
+
 pytestmark = pytest.mark.timeout(60)
 
 PATH = "/test.Keepalive/Hold"
@@ -349,52 +351,13 @@ async def test_permit_without_calls_pings_an_idle_connection():
         await server.close(grace=0)
 
 
-class Relay:
-    """A TCP relay between a client and a server that can go silent: `freeze()` stops
-    forwarding both ways, and the sockets stay open, like a peer whose host vanished."""
-
-    def __init__(self, target_port: int) -> None:
-        self._target_port = target_port
-        self._flowing = asyncio.Event()
-        self._flowing.set()
-        self._writers: list[asyncio.StreamWriter] = []
-        self._tasks: set[asyncio.Task] = set()
-
-    async def start(self) -> int:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        return self._server.sockets[0].getsockname()[1]
-
-    async def _accept(self, reader, writer) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self._target_port)
-        self._writers += [writer, upstream_writer]
-        for source, sink in ((reader, upstream_writer), (upstream_reader, writer)):
-            task = asyncio.get_running_loop().create_task(self._pipe(source, sink))
-            self._tasks.add(task)
-
-    async def _pipe(self, reader, writer) -> None:
-        while data := await reader.read(65536):
-            await self._flowing.wait()
-            writer.write(data)
-
-    def freeze(self) -> None:
-        self._flowing.clear()
-
-    async def close(self) -> None:
-        self._server.close()
-        for task in self._tasks:
-            task.cancel()
-        for writer in self._writers:
-            writer.transport.abort()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
 @run
 async def test_a_silently_dead_server_is_detected_within_time_plus_timeout():
     holder = Holder()
     server = await start_server(holder, **QUIET_SERVER)
-    relay = Relay(server.port)
+    relay = await TcpRelay.start(server.port)
     keepalive_time, keepalive_timeout = 0.3, 0.3
-    client = await connect("127.0.0.1", await relay.start(), keepalive_time=keepalive_time,
+    client = await connect("127.0.0.1", relay.port, keepalive_time=keepalive_time,
                            keepalive_timeout=keepalive_timeout)
     try:
         call = await client.start_call(PATH)
@@ -410,7 +373,7 @@ async def test_a_silently_dead_server_is_detected_within_time_plus_timeout():
         assert client.is_closed
     finally:
         await client.close()
-        await relay.close()
+        relay.close()
         await server.close(grace=0)
 
 
@@ -418,8 +381,8 @@ async def test_a_silently_dead_server_is_detected_within_time_plus_timeout():
 async def test_a_silently_dead_client_is_detected_by_the_server_keepalive():
     holder = Holder()
     server = await start_server(holder, keepalive_time=0.3, keepalive_timeout=0.3)
-    relay = Relay(server.port)
-    client = await connect("127.0.0.1", await relay.start())
+    relay = await TcpRelay.start(server.port)
+    client = await connect("127.0.0.1", relay.port)
     try:
         await client.start_call(PATH)
         await asyncio.wait_for(holder.started.wait(), WAIT)
@@ -431,7 +394,7 @@ async def test_a_silently_dead_client_is_detected_by_the_server_keepalive():
         await wait_for(lambda: not server.connections)
     finally:
         await client.close()
-        await relay.close()
+        relay.close()
         await server.close(grace=0)
 
 
