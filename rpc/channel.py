@@ -46,7 +46,7 @@ from .balancer import POLICIES, Backoff, ConnectivityState
 from .call import CANCELLED_DETAILS, StreamStreamCall, StreamUnaryCall, UnaryStreamCall, UnaryUnaryCall
 from .credentials import AuthContext, CallCredentials, gather_metadata, service_url
 from .interceptors import CLIENT_INTERCEPTOR_METHODS, ClientCallDetails
-from .resolver import Resolver, ResolutionError, resolver_for
+from .resolver import Resolver, ResolutionError, resolver_for, split_host_port
 from .service import Cardinality
 from .service_config import ServiceConfig
 
@@ -496,10 +496,10 @@ class _InterceptedCall:
 
 def _host_of(authority: str) -> str:
     """The host part of an authority ("example.com:443" -> "example.com", "[::1]:50051" -> "::1")."""
-    if authority.startswith("["):
-        return authority[1:authority.index("]")] if "]" in authority else authority
-    host, sep, port = authority.rpartition(":")
-    return host if sep and port.isdigit() and ":" not in host else authority
+    try:
+        return split_host_port(authority)[0]
+    except ValueError:           # not host[:port] (a name the user chose): use it whole
+        return authority
 
 
 def _consume_exception(task: asyncio.Task) -> None:
