@@ -1237,7 +1237,8 @@ class ServerConnection(Connection):
         stream = _Stream(stream_id, max_receive_message_length=self.max_receive_message_length)
         stream.remote_ended = bool(event.stream_ended)
         self._streams[stream_id] = stream
-        head = self._known_heads.get(tuple(event.headers))
+        block = tuple(event.headers)
+        head = self._known_heads.get(block)
         if head is not None:       # a header block seen before: checked and parsed already
             stream.receive_encoding = head.encoding
             stream.peer_accepts = head.accept_encoding
@@ -1262,7 +1263,7 @@ class ServerConnection(Connection):
             self._reject(stream, error, produced)
             return
         if len(self._known_heads) < KNOWN_HEADS_LIMIT:
-            self._known_heads[tuple(event.headers)] = head
+            self._known_heads[block] = head
         stream.receive_encoding = head.encoding
         stream.peer_accepts = head.accept_encoding
         produced.append(events.RequestReceived(stream_id=stream_id, head=head))

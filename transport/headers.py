@@ -42,6 +42,7 @@ from .compression import SUPPORTED_ENCODINGS, accept_encoding_value, parse_accep
 from .errors import ProtocolError, RequestRejected
 from .metadata import (
     PREVIOUS_RPC_ATTEMPTS,
+    TRAILER_KEYS,
     decode_binary_value,
     decode_metadata_fields,
     encode_binary_value,
@@ -444,7 +445,7 @@ def build_trailers(
         trailers.append((GRPC_MESSAGE, encode_grpc_message(message)))
     if status_details is not None:
         trailers.append((GRPC_STATUS_DETAILS, encode_binary_value(status_details)))
-    return trailers + encode_metadata(metadata)
+    return trailers + encode_metadata(metadata, reserved_allowed=TRAILER_KEYS)
 
 
 def build_trailers_only(

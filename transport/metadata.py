@@ -77,6 +77,7 @@ _NOT_METADATA_PREFIXES = (PSEUDO_HEADER_PREFIX, RESERVED_PREFIX)
 PREVIOUS_RPC_ATTEMPTS = "grpc-previous-rpc-attempts"
 RETRY_PUSHBACK_MS = "grpc-retry-pushback-ms"
 _VISIBLE_RESERVED = frozenset({PREVIOUS_RPC_ATTEMPTS, RETRY_PUSHBACK_MS})
+TRAILER_KEYS = frozenset({RETRY_PUSHBACK_MS})    # reserved keys a server may put in its trailers
 
 # Header-Name → 1*( %x30-39 / %x61-7A / "_" / "-" / ".")
 _HEADER_NAME_CHARACTERS = frozenset("0123456789abcdefghijklmnopqrstuvwxyz_-.")
@@ -162,16 +163,18 @@ def _split_binary_values(value: str) -> list[bytes]:
 # --- Encoding (application -> wire) ---------------------------------------------
 
 
-def encode_metadata(metadata: Iterable[tuple[str, str | bytes]]) -> list[tuple[str, str]]:
+def encode_metadata(metadata: Iterable[tuple[str, str | bytes]], *,
+                    reserved_allowed: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
     """Check an application's metadata and turn it into header fields.
 
     Raises InvalidMetadata, naming the key and the rule, for anything that
-    cannot go on the wire as given.
+    cannot go on the wire as given. ``reserved_allowed``: the grpc-* keys an
+    application may set in this block (the trailers' TRAILER_KEYS).
     """
     fields = []
     for pair in metadata:
         key, value = _unpack_pair(pair)
-        _check_key(key)
+        _check_key(key, reserved_allowed)
         fields.append((key, _encode_value(key, value)))
     return fields
 
@@ -182,7 +185,7 @@ def _unpack_pair(pair: object) -> tuple[object, object]:
     return pair
 
 
-def _check_key(key: object) -> None:
+def _check_key(key: object, reserved_allowed: frozenset[str] = frozenset()) -> None:
     if not isinstance(key, str):
         raise InvalidMetadata(f"metadata key {key!r} must be a str")
     if not key:
@@ -196,11 +199,11 @@ def _check_key(key: object) -> None:
         )
     if not _HEADER_NAME_CHARACTERS.issuperset(key):
         raise InvalidMetadata(f"metadata key {key!r} may only contain 0-9 a-z _ - .")
-    _check_key_not_reserved(key)
+    _check_key_not_reserved(key, reserved_allowed)
 
 
-def _check_key_not_reserved(key: str) -> None:
-    if key.startswith(RESERVED_PREFIX) and key != RETRY_PUSHBACK_MS:
+def _check_key_not_reserved(key: str, reserved_allowed: frozenset[str] = frozenset()) -> None:
+    if key.startswith(RESERVED_PREFIX) and key not in reserved_allowed:
         raise InvalidMetadata(f"metadata key {key!r}: keys starting with 'grpc-' are reserved for gRPC")
     if key in CONNECTION_SPECIFIC_HEADERS:
         raise InvalidMetadata(

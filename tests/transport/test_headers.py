@@ -540,3 +540,19 @@ def test_grpcio_reads_our_trailers_only_response():
     _, error = _call_grpcio(answer)
     assert error.code() == grpc.StatusCode.UNIMPLEMENTED
     assert error.details() == "no such method 100%"
+
+
+def test_only_trailers_may_carry_the_retry_pushback_and_only_the_transport_previous_attempts():
+    # gRFC A6: a server application asks for a delay in its trailers; the
+    # attempts header is the transport's own (previous_attempts=).
+    trailers = build_trailers(status=StatusCode.UNAVAILABLE, metadata=[("grpc-retry-pushback-ms", "50")])
+    assert ("grpc-retry-pushback-ms", "50") in trailers
+    for key in ("grpc-retry-pushback-ms", "grpc-previous-rpc-attempts"):
+        with pytest.raises(InvalidMetadata, match="reserved"):
+            build_request_headers(path="/a.S/M", authority="x", metadata=[(key, "1")])
+        with pytest.raises(InvalidMetadata, match="reserved"):
+            build_response_headers(metadata=[(key, "1")])
+    with pytest.raises(InvalidMetadata, match="reserved"):
+        build_trailers(status=StatusCode.OK, metadata=[("grpc-previous-rpc-attempts", "1")])
+    headers = build_request_headers(path="/a.S/M", authority="x", previous_attempts=2)
+    assert ("grpc-previous-rpc-attempts", "2") in headers
