@@ -68,6 +68,7 @@ __all__ = [
     "ValidationError",
     "CallRecord",
     "wrap_handler",
+    "CALL_ENDINGS",
     "most_specific",
     "rejection",
     "ContextView",
@@ -82,7 +83,7 @@ INVALID_REQUEST_DETAILS = "invalid request"
 
 # Exceptions that are how a call ends, not bugs: context.abort(), the
 # server's own failures (a request that does not parse) and the transport's.
-_ENDINGS: tuple[type[BaseException], ...] = (AbortError, ProtocolError, StreamTerminated)
+CALL_ENDINGS: tuple[type[BaseException], ...] = (AbortError, ProtocolError, StreamTerminated)
 
 
 # --- the shape every middleware shares -----------------------------------------------
@@ -184,7 +185,7 @@ class RecoveryInterceptor(ServerInterceptor):
     async def _recovering(self, method: str, context: Any):
         try:
             yield context
-        except _ENDINGS:
+        except CALL_ENDINGS:
             raise
         except Exception:
             self.logger.exception("handler for %s raised", method)

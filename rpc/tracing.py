@@ -81,7 +81,7 @@ from .interceptors import (
     UnaryStreamClientInterceptor,
     UnaryUnaryClientInterceptor,
 )
-from .middleware import _ENDINGS, final_code, streamed_responses
+from .middleware import CALL_ENDINGS, final_code, streamed_responses
 from .service import MethodHandler
 from .status import RpcError, StatusCode
 
@@ -247,7 +247,7 @@ def _recording(span: Span, context: Any) -> Iterator[None]:
         yield
     except BaseException as raised:
         error = raised
-        if isinstance(raised, Exception) and not isinstance(raised, _ENDINGS):
+        if isinstance(raised, Exception) and not isinstance(raised, CALL_ENDINGS):
             span.record_exception(raised)      # a bug in the handler, not a status it chose
         raise
     finally:
