@@ -190,6 +190,13 @@ class Subchannel:
         self.transport = None
         self._set(ConnectivityState.IDLE)
 
+    def disconnect(self) -> None:
+        """Not needed after all (another subchannel was chosen): close, back to IDLE."""
+        transport = self.transport
+        self._lost()
+        if transport is not None:
+            asyncio.get_running_loop().create_task(transport.close(None))
+
     async def shutdown(self, grace: float | None = None) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -306,9 +313,8 @@ class PickFirst(LoadBalancer):
                 self._selected = subchannel
                 self._trying = -1
                 self._failed_pass = False
-                for other in self.subchannels:      # one connection is enough
-                    if other is not subchannel and other.state is not ConnectivityState.READY:
-                        other._backoff.reset()
+            elif subchannel is not self._selected:
+                subchannel.disconnect()             # one connection is enough
             return
         if subchannel is self._selected:            # the connection was lost: IDLE
             self._selected = None

@@ -394,3 +394,31 @@ async def test_a_resolver_shared_by_two_channels_outlives_either(ours, theirs):
             resolver.update([servers[1].address])        # still heard by the channel left open
             await wait_until(lambda: [str(s.address) for s in second.subchannels] == [servers[1].address])
             assert await names_of(ours.Stub(second), ours, 2) == {"b1": 2}
+
+
+async def test_pick_first_keeps_one_connection_when_several_come_up_at_once(ours, theirs):
+    # Both backends down: every address fails once (TRANSIENT_FAILURE), then each
+    # is tried again as its backoff ends. Both may connect; pick_first keeps one.
+    first = Backend("first", "ours", ours, theirs)
+    second = Backend("second", "ours", ours, theirs)
+    for backend in (first, second):
+        await backend.start()
+        await backend.stop()
+    async with rpc.Channel(ipv4_target([first, second]), backoff=fast_backoff()) as channel:
+        channel.get_state(try_to_connect=True)
+        await wait_until(lambda: channel.get_state() is ConnectivityState.TRANSIENT_FAILURE)
+        await first.start()
+        await second.start()
+        try:
+            await asyncio.wait_for(channel.channel_ready(), 5)
+            await asyncio.sleep(0.5)                  # time for a second connection to come up
+            ready = [s for s in channel.subchannels if s.state is ConnectivityState.READY]
+            assert len(ready) == 1
+            chosen = ready[0]
+            open_connections = {b.name: len(b.server._listener.connections) for b in (first, second)}
+            assert sum(open_connections.values()) == 1, open_connections
+            counts = await names_of(ours.Stub(channel), ours, 4)
+            assert len(counts) == 1 and str(chosen.address) in (first.address, second.address)
+        finally:
+            await first.stop()
+            await second.stop()
