@@ -89,6 +89,7 @@ from .headers import (
     parse_trailers,
     status_for_bad_response,
 )
+from .hpack_blocks import RepeatingDecoder, RepeatingEncoder
 from .status import Http2ErrorCode, StatusCode, status_from_reset
 
 # h2 stream states in which no more DATA may be sent (RFC 9113 §5.1).
@@ -476,6 +477,11 @@ class Connection:
             validate_outbound_headers=False,
             normalize_outbound_headers=False,
         ))
+        # Header blocks that repeat call after call are encoded and decoded
+        # once (transport.hpack_blocks); h2's limits carry over.
+        decoder = RepeatingDecoder(self._h2.decoder.max_header_list_size)
+        decoder.max_allowed_table_size = self._h2.decoder.max_allowed_table_size
+        self._h2.encoder, self._h2.decoder = RepeatingEncoder(), decoder
         self._h2.local_settings = h2.settings.Settings(
             client=self.client_side,
             initial_values=self._initial_settings(max_frame_size, max_concurrent_streams),

@@ -181,6 +181,35 @@ async def test_our_client_200_concurrent_streams_to_grpcio():
         await client.close()
 
 
+def metadata_sequence(count: int = 300) -> list[list[tuple[str, str]]]:
+    """Metadata for calls on one connection: a few sets that come back again
+    and again (their header blocks repeat, and the HPACK caches serve them),
+    a fresh value every 7th call, and a 3 KiB one every 50th, which evicts most
+    of the 4 KiB dynamic table (RFC 7541 §4.4) and so moves every index."""
+    sets = [[("x-tenant", "a")], [("x-tenant", "b"), ("x-trace", "t1")], [], [("x-tenant", "a"), ("x-n", "1")]]
+    sequence = []
+    for number in range(count):
+        metadata = list(sets[number % len(sets)])
+        if number % 7 == 0:
+            metadata.append(("x-fresh", str(number)))
+        if number % 50 == 0:
+            metadata.append(("x-big", "b" * 3000 + str(number)))
+        sequence.append(metadata)
+    return sequence
+
+
+@run
+async def test_our_client_repeated_and_changing_headers_with_grpcio():
+    with GrpcioServer() as server:
+        client = await connect("127.0.0.1", server.port, **OUR_LIMITS)
+        for number, metadata in enumerate(metadata_sequence()):
+            call, replies, trailers = await our_unary(client, "Unary", b"%d" % number, metadata=metadata)
+            assert trailers.status == StatusCode.OK
+            assert replies == [b"%d" % number]
+            assert [m for m in call.head.metadata if m[0].startswith("x-")] == metadata
+        await client.close()
+
+
 @run
 async def test_our_client_gets_grpcio_errors():
     with GrpcioServer() as server:
@@ -344,6 +373,25 @@ async def test_grpcio_client_200_concurrent_streams_to_our_server():
 
         replies = await in_thread(many)
         assert replies == [b"%d" % i + bytes(i * 100) for i in range(200)]
+        assert len(ours.server.connections) == 1
+
+
+@run
+async def test_grpcio_client_repeated_and_changing_headers_with_our_server():
+    async with OurServer() as ours:
+        unary = ours.method("Unary")
+
+        def calls():
+            seen = []
+            for number, metadata in enumerate(metadata_sequence()):
+                reply, call = unary.with_call(b"%d" % number, metadata=metadata, timeout=20)
+                seen.append((reply, [m for m in call.initial_metadata() if m[0].startswith("x-")],
+                             call.code(), ("done", "yes") in call.trailing_metadata()))
+            return seen
+
+        seen = await in_thread(calls)
+        assert seen == [(b"%d" % number, metadata, grpc.StatusCode.OK, True)
+                        for number, metadata in enumerate(metadata_sequence())]
         assert len(ours.server.connections) == 1
 
 
