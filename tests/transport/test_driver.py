@@ -6,6 +6,7 @@ import asyncio
 import functools
 import os
 import tempfile
+import threading
 
 import pytest
 
@@ -412,3 +413,38 @@ async def test_compression_end_to_end():
             event = await call.receive()
         assert event.compressed and event.message == b"z" * 10000
         assert call.head.encoding == "gzip"
+
+
+def test_connections_of_a_thread_share_one_read_buffer_and_threads_keep_theirs():
+    """Every read is copied out of the buffer before the next one, so the
+    connections of one event loop can share a buffer (no 256 KiB per
+    connection); two loops in two threads at once must not."""
+    buffers: dict[bytes, list[bytearray]] = {}
+    errors: list[BaseException] = []
+
+    async def exchange(name: bytes) -> None:
+        async with Running(client_settings=BIG_LIMITS, server_settings=BIG_LIMITS) as running:
+            second = await connect("127.0.0.1", running.server.port, **BIG_LIMITS)
+            messages = [name * (size + 1) for size in range(0, 3 * 1024 * 1024, 300_000)]
+            results = await asyncio.gather(*(
+                unary(client, message) for client in (running.client, second) for message in messages))
+            assert [reply for _, reply, _ in results] == messages * 2
+            transports = [running.client, second, *running.server.connections]
+            buffers[name] = [transport._read_view.obj for transport in transports]
+            await second.close()
+
+    def thread(name: bytes) -> None:
+        try:
+            asyncio.run(asyncio.wait_for(exchange(name), 30))
+        except BaseException as error:  # reported by the test's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=thread, args=(name,)) for name in (b"a", b"b")]
+    for each in threads:
+        each.start()
+    for each in threads:
+        each.join(40)
+    assert not errors, errors
+    for name in (b"a", b"b"):
+        assert len(buffers[name]) == 4 and all(buffer is buffers[name][0] for buffer in buffers[name])
+    assert buffers[b"a"][0] is not buffers[b"b"][0]
