@@ -76,8 +76,11 @@ from .framing import (
 )
 from .headers import (
     DEFAULT_MAX_HEADER_LIST_SIZE,
+    GRPC_STATUS,
     HTTP_STATUS_OK,
     RequestHead,
+    ResponseHead,
+    Trailers,
     build_rejection,
     build_request_headers,
     build_response_headers,
@@ -127,8 +130,9 @@ HIGHEST_STREAM_ID = 2**31 - 1  # §5.1.1: stream identifiers are 31 bits
 # RFC 9113 §6.7: a PING carries exactly 8 octets of opaque data.
 PING_DATA_LENGTH = 8
 
-# How many distinct request header blocks a server connection remembers as
-# checked and parsed (ServerConnection._known_heads); a few per method used.
+# How many distinct header blocks a connection remembers as checked and
+# parsed (a server's request heads, a client's response heads and trailers);
+# a few per method used.
 KNOWN_HEADS_LIMIT = 32
 
 # RFC 9113 §6.9.2: the connection window starts at 65,535 octets and only
@@ -225,6 +229,10 @@ class _GoAwaySplitter:
 
     def split(self, data: bytes) -> list[bytes | _GoAway]:
         """Cut `data` into runs of bytes for h2 and the GOAWAY frames between them."""
+        if not (self._unexamined or self._header or self._remaining) and self._goaway is None:
+            plain = self._plain_frames(data)
+            if plain is not None:
+                return plain
         segments: list[bytes | _GoAway] = []
         view = memoryview(data)
         size = len(view)
@@ -256,6 +264,24 @@ class _GoAwaySplitter:
         if self._goaway is None:
             _append_run(segments, data, run_start, size)
         return segments
+
+    def _plain_frames(self, data: bytes) -> list[bytes] | None:
+        """The usual read, starting on a frame header: frames and no GOAWAY,
+        the last frame perhaps cut short, all for h2 as one run. None for
+        anything else (a GOAWAY, a frame header cut short), which split()'s
+        general walk then takes from the start."""
+        size = len(data)
+        position = 0
+        unpack_from = FRAME_HEADER.unpack_from
+        while position + FRAME_HEADER_LENGTH <= size:
+            length_high, length_low, frame_type, _flags, _stream_id = unpack_from(data, position)
+            if frame_type == GOAWAY_FRAME_TYPE:
+                return None
+            position += FRAME_HEADER_LENGTH + ((length_high << 8) | length_low)
+        if position < size:
+            return None
+        self._remaining = position - size
+        return [data] if size else []
 
     def _complete_header(self, view: memoryview, segments: list) -> int:
         wanted = FRAME_HEADER_LENGTH - len(self._header)
@@ -487,6 +513,7 @@ class Connection:
             initial_values=self._initial_settings(max_frame_size, max_concurrent_streams),
         )
         self._h2.max_inbound_frame_size = max_frame_size
+        self._max_outbound_frame_size = self._h2.max_outbound_frame_size  # the peer's SETTINGS_MAX_FRAME_SIZE
         self._splitter = _GoAwaySplitter(
             preface_length=0 if self.client_side else CLIENT_PREFACE_LENGTH,
             max_frame_size=max_frame_size,
@@ -645,14 +672,17 @@ class Connection:
 
     # --- Sending messages -----------------------------------------------------------------
 
-    def send_message(self, stream_id: int, message: bytes, *, compress: bool = True) -> None:
+    def send_message(self, stream_id: int, message: bytes, *, compress: bool = True,
+                     cork: bool = True) -> None:
         """Queue one message: the 5-byte prefix, compressed with the stream's encoding.
 
         `compress=False` sends this one uncompressed (Compressed-Flag 0); so does
         a stream without an encoding, and a message compression would not shrink.
         Whole frames go out as far as the peer's windows allow; what is left
-        waits for the window (`send_blocked`) or, if less than a frame, for
-        `data_to_send()`. Raises MessageTooLarge over `max_send_message_length`.
+        waits for the window (`send_blocked`) or, if less than a frame and
+        `cork` is true, for `data_to_send()`, in case more messages come to
+        share its frame (`cork=False`: data_to_send() is called next anyway).
+        Raises MessageTooLarge over `max_send_message_length`.
         """
         stream = self._sendable_stream(stream_id)
         self._before_first_message(stream)
@@ -662,7 +692,7 @@ class Connection:
             max_message_length=self.max_send_message_length,
         )
         stream.send_queue.append(framed)
-        self._flush_stream(stream, whole_frames_only=True)
+        self._flush_stream(stream, whole_frames_only=cork)
 
     def _before_first_message(self, stream: _Stream) -> None:
         """Hook: a server sends its Response-Headers before the first message."""
@@ -694,7 +724,7 @@ class Connection:
             # Less than a frame waits for more (corked), but only while the
             # window could take all of it: short of window, what fits goes
             # now and the writer waits for the rest.
-            if (whole_frames_only and queue.size < self._h2.max_outbound_frame_size
+            if (whole_frames_only and queue.size < self._max_outbound_frame_size
                     and self._h2.local_flow_control_window(stream.stream_id) >= queue.size):
                 self._corked[stream.stream_id] = stream
                 return
@@ -716,7 +746,7 @@ class Connection:
             self._abandon_queue(stream)
             return 0
         window = self._h2.local_flow_control_window(stream.stream_id)
-        size = min(window, self._h2.max_outbound_frame_size, stream.send_queue.size)
+        size = min(window, self._max_outbound_frame_size, stream.send_queue.size)
         if size <= 0:
             return 0
         data = stream.send_queue.take(size)
@@ -823,15 +853,18 @@ class Connection:
         # message larger than the window can still arrive). Bytes of complete
         # messages are given back when the application acknowledges them.
         decoded = stream.decoder.feed(data)
-        buffered = stream.decoder.buffered
         if not decoded:
             self.acknowledge_received_data(stream.stream_id, padding + len(data))
             return
+        buffered = stream.decoder.buffered
         if padding or buffered:
             self.acknowledge_received_data(stream.stream_id, padding + buffered)
         held = len(data) - buffered  # this frame's bytes that completed messages
-        costs = [MESSAGE_PREFIX_LENGTH + len(item.message) for item in decoded]
-        costs[0] = held - sum(costs[1:])  # the first one may have started earlier
+        if len(decoded) == 1:
+            costs = [held]
+        else:
+            costs = [MESSAGE_PREFIX_LENGTH + len(item.message) for item in decoded]
+            costs[0] = held - sum(costs[1:])  # the first one may have started earlier
         for item, cost in zip(decoded, costs):
             message = item.message if not item.compressed else message_payload(
                 item, encoding=stream.receive_encoding, max_length=stream.max_receive_message_length,
@@ -878,6 +911,7 @@ class Connection:
     def _on_settings_changed(self, event: h2.events.RemoteSettingsChanged, produced: list) -> None:
         changed = {int(code): setting.new_value for code, setting in event.changed_settings.items()}
         produced.append(events.RemoteSettingsChanged(changed=changed))
+        self._max_outbound_frame_size = self._h2.max_outbound_frame_size
         if h2.settings.SettingCodes.INITIAL_WINDOW_SIZE in changed and self._blocked:
             self._flush_blocked(produced)
 
@@ -916,6 +950,13 @@ class Connection:
     _handlers: dict = {}
 
 
+def _has_grpc_status(headers: Sequence[tuple[bytes, bytes]]) -> bool:
+    return any(name == GRPC_STATUS_FIELD for name, _ in headers)
+
+
+GRPC_STATUS_FIELD = GRPC_STATUS.encode("ascii")
+
+
 def _shared_handlers(cls: type[Connection]) -> dict:
     """h2 event type -> handler, for the events both roles treat alike."""
     return {
@@ -937,6 +978,14 @@ class ClientConnection(Connection):
     """The client side: starts calls, sends requests, reads responses."""
 
     client_side = True
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Response heads and trailers already checked and parsed, by their
+        # exact fields: a server answers call after call with the same blocks
+        # (`:status: 200` ... and `grpc-status: 0`).
+        self._known_responses: dict[tuple, ResponseHead] = {}
+        self._known_trailers: dict[tuple, Trailers] = {}
 
     @property
     def available_streams(self) -> int:
@@ -1000,9 +1049,10 @@ class ClientConnection(Connection):
         return stream_id
 
     def send_message(self, stream_id: int, message: bytes, *, compress: bool = True,
-                     end_stream: bool = False) -> None:
-        """Queue one request message; `end_stream=True` half-closes after it, in the same frame."""
-        super().send_message(stream_id, message, compress=compress)
+                     end_stream: bool = False, cork: bool = True) -> None:
+        """Queue one request message; `end_stream=True` half-closes after it, in the same frame
+        (so keep `cork`: uncorked, the message would leave before the end could join it)."""
+        super().send_message(stream_id, message, compress=compress, cork=cork)
         if end_stream:
             self.end_stream(stream_id)
 
@@ -1043,6 +1093,11 @@ class ClientConnection(Connection):
         stream = self._streams.get(event.stream_id)
         if stream is None:
             return
+        if not event.stream_ended:
+            head = self._known_responses.get(tuple(event.headers))
+            if head is not None:   # a block seen before: checked and parsed already
+                self._headers_received(stream, head, produced)
+                return
         problem = malformed_field_section(
             event.headers, allowed_pseudo=RESPONSE_PSEUDO_FIELDS, required_pseudo=RESPONSE_PSEUDO_FIELDS,
         )
@@ -1070,6 +1125,11 @@ class ClientConnection(Connection):
         except ProtocolError as error:
             self._fail_stream(stream, error, produced)
             return
+        if len(self._known_responses) < KNOWN_HEADS_LIMIT:
+            self._known_responses[tuple(headers)] = head
+        self._headers_received(stream, head, produced)
+
+    def _headers_received(self, stream: _Stream, head: ResponseHead, produced: list) -> None:
         stream.response_head = head
         stream.receive_encoding = head.encoding
         produced.append(events.ResponseHeadersReceived(stream_id=stream.stream_id, head=head))
@@ -1088,18 +1148,27 @@ class ClientConnection(Connection):
         stream = self._streams.get(event.stream_id)
         if stream is None:
             return
-        problem = malformed_field_section(event.headers, allowed_pseudo=frozenset())
-        if problem:
-            self._fail_malformed(stream, problem, produced)
-            return
-        try:
-            self._check_header_list_size(event.headers)
-            trailers = parse_trailers(event.headers, response=stream.response_head)
-            if trailers.status == StatusCode.OK:
+        block = tuple(event.headers)
+        trailers = self._known_trailers.get(block)
+        if trailers is None:
+            problem = malformed_field_section(event.headers, allowed_pseudo=frozenset())
+            if problem:
+                self._fail_malformed(stream, problem, produced)
+                return
+            try:
+                self._check_header_list_size(event.headers)
+                trailers = parse_trailers(event.headers, response=stream.response_head)
+            except ProtocolError as error:
+                self._fail_stream(stream, error, produced)
+                return
+            if len(self._known_trailers) < KNOWN_HEADS_LIMIT and _has_grpc_status(block):
+                self._known_trailers[block] = trailers   # (without it, the result depends on the head)
+        if trailers.status == StatusCode.OK:
+            try:
                 stream.decoder.close()  # a message cut short is INTERNAL, not OK
-        except ProtocolError as error:
-            self._fail_stream(stream, error, produced)
-            return
+            except ProtocolError as error:
+                self._fail_stream(stream, error, produced)
+                return
         self._finish(stream, trailers, produced)
 
     def _on_informational(self, event, produced: list) -> None:

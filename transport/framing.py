@@ -139,6 +139,17 @@ class MessageDecoder:
         """Take the next bytes of the stream; return the messages now complete."""
         if self._error is not None:
             raise self._error
+        if self._message_length is None and not self._prefix and len(data) >= MESSAGE_PREFIX_LENGTH:
+            # The usual case, a piece holding exactly one whole message: no
+            # state to keep, one slice.
+            compressed_flag, message_length = MESSAGE_PREFIX.unpack_from(data)
+            if message_length == len(data) - MESSAGE_PREFIX_LENGTH:
+                try:
+                    self._start_message(compressed_flag, message_length)
+                except ProtocolError as error:
+                    self._error = error
+                    raise
+                return [self._finish_message(bytes(data[MESSAGE_PREFIX_LENGTH:]))]
         view = memoryview(data).cast("B")
         messages: list[LengthPrefixedMessage] = []
         position = 0

@@ -943,3 +943,63 @@ def test_goaway_splitter_lifts_out_exactly_the_goaway_frames(frames, cuts):
                 goaways.append((segment.last_stream_id, segment.error_code, segment.additional_data))
     assert rest == expected_rest
     assert goaways == expected_goaways
+
+
+# --- Blocks that repeat, messages sent at once ----------------------------------------------
+
+
+def test_repeated_and_changing_response_blocks_each_give_their_own_head_and_trailers():
+    # The client remembers response heads and trailers it has parsed (by
+    # their fields): every call must still get exactly what its server said.
+    peer = RawServerPeer()
+    answers = [
+        ([("x-a", "1")], [("grpc-status", "0")], StatusCode.OK, ""),
+        ([("x-a", "1")], [("grpc-status", "0")], StatusCode.OK, ""),
+        ([("x-a", "2")], [("grpc-status", "5"), ("grpc-message", "gone")], StatusCode.NOT_FOUND, "gone"),
+        ([("x-a", "1")], [("grpc-status", "0")], StatusCode.OK, ""),
+        ([("x-a", "2")], [("grpc-status", "5"), ("grpc-message", "gone")], StatusCode.NOT_FOUND, "gone"),
+        ([("x-a", "1")], [("grpc-status", "0"), ("t", "v")], StatusCode.OK, ""),
+    ]
+    for metadata, trailers, status, message in answers:
+        stream_id = peer.call()
+        peer.respond(stream_id, headers=[("content-type", "application/grpc"), *metadata])
+        peer.h2.send_data(stream_id, prefixed(b"r"))
+        peer.h2.send_headers(stream_id, trailers, end_stream=True)
+        client_events, _ = peer.pump()
+        head = of_type(client_events, ev.ResponseHeadersReceived, stream_id)[0].head
+        assert [m for m in head.metadata if m[0] == "x-a"] == metadata
+        ended = of_type(client_events, ev.TrailersReceived, stream_id)[0].trailers
+        assert (ended.status, ended.message) == (status, message)
+        assert ended.metadata == tuple((k, v) for k, v in trailers if not k.startswith("grpc-"))
+
+
+def test_known_ok_trailers_after_a_message_cut_short_are_still_internal():
+    # PROTOCOL-HTTP2.md: a message cut short by the end of the stream is an
+    # error, whatever the trailers say; a remembered `grpc-status: 0` block
+    # must not skip that check.
+    peer = RawServerPeer()
+    for cut in (False, False, True):
+        stream_id = peer.call()
+        peer.respond(stream_id)
+        peer.h2.send_data(stream_id, prefixed(b"whole")[:-2] if cut else prefixed(b"whole"))
+        peer.h2.send_headers(stream_id, [("grpc-status", "0")], end_stream=True)
+        client_events, _ = peer.pump()
+        failed = of_type(client_events, ev.StreamFailed, stream_id)
+        ended = of_type(client_events, ev.TrailersReceived, stream_id)
+        if cut:
+            assert failed and failed[0].status == StatusCode.INTERNAL and not ended
+        else:
+            assert ended[0].trailers.status == StatusCode.OK and not failed
+
+
+def test_a_corked_message_waits_for_data_to_send_and_an_uncorked_one_is_framed_at_once():
+    pair = Pair()
+    stream_id = pair.client.start_call(PATH, authority=AUTHORITY)
+    pair.client.send_message(stream_id, b"corked")
+    assert pair.client.pending_send(stream_id) == len(prefixed(b"corked"))
+    pair.client.send_message(stream_id, b"now", cork=False)
+    assert pair.client.pending_send(stream_id) == 0   # both in h2's frames already
+    _, server_events = pair.pump()
+    assert [e.message for e in of_type(server_events, ev.MessageReceived, stream_id)] == [b"corked", b"now"]
+    pair.client.end_stream(stream_id)
+    pair.pump()

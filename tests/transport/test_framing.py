@@ -3,7 +3,7 @@
 import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from transport.errors import MessageTooLarge, ProtocolError
@@ -238,3 +238,11 @@ def test_explain_incomplete_prefix_and_empty_input():
 @given(st.binary(max_size=100))
 def test_explain_never_raises(data):
     assert isinstance(explain(data), str)
+
+
+def test_a_whole_message_over_the_limit_in_one_piece_is_refused_and_stays_refused():
+    decoder = MessageDecoder(max_message_length=10)
+    with pytest.raises(MessageTooLarge):
+        decoder.feed(encode_message(b"x" * 11))
+    with pytest.raises(MessageTooLarge):
+        decoder.feed(encode_message(b"fine"))
