@@ -253,16 +253,21 @@ class _Stream:
         if transport._write_paused:
             await transport._wait_writable()
         self._check_open()
+        now = self._answers_now()
         try:
-            self._core.send_message(self.stream_id, message, compress=compress)
+            self._core.send_message(self.stream_id, message, compress=compress, cork=not now)
         except StreamStateError as error:
             raise self._terminated_error(error.message) from None
-        self._message_queued()
+        if now:
+            transport._answer()
+        else:
+            transport._schedule_flush()
         if self._core.send_blocked(self.stream_id):
             await self._wait_drained()
 
-    def _message_queued(self) -> None:
-        self._transport._write_soon()
+    def _answers_now(self) -> bool:
+        """Whether a message sent now goes out at once (see _Transport._answers_now)."""
+        return self._transport._answers_now()
 
     async def _wait_drained(self) -> None:
         while self._core.send_blocked(self.stream_id) and self.terminal is None and not self._finished_here:
@@ -423,15 +428,12 @@ class ServerStream(_Stream):
         """The client's socket address."""
         return self._transport.peer
 
-    def _message_queued(self) -> None:
+    def _answers_now(self) -> bool:
         # While the client still sends, a response message answers it (a
         # conversation): out at once. Once the request is over (unary,
         # server streaming), the response goes out whole, at the call's end
         # or the end of the turn.
-        if self.request_ended:
-            self._transport._schedule_flush()
-        else:
-            self._transport._write_soon()
+        return not self.request_ended and self._transport._answers_now()
 
     @property
     def finished(self) -> bool:
@@ -709,13 +711,21 @@ class _Transport(asyncio.BufferedProtocol):
             self._flush_scheduled = True
             self._loop.call_soon(self._end_turn)
 
+    def _answers_now(self) -> bool:
+        """Whether what is queued now answers a read on a lone call, and goes out at once."""
+        return not self._answered_read and len(self._streams) <= 1
+
+    def _answer(self) -> None:
+        """Write what answers the last read, now."""
+        self._answered_read = True
+        self._flush()
+
     def _write_soon(self) -> None:
         """A message or a call end was queued: write now if it answers a read on a lone call."""
-        if self._answered_read or len(self._streams) > 1:
-            self._schedule_flush()
+        if self._answers_now():
+            self._answer()
         else:
-            self._answered_read = True
-            self._flush()
+            self._schedule_flush()
 
     def _call_side_done(self) -> None:
         """Our side of one call is complete (a request half-closed, a response's trailers queued)."""
