@@ -542,7 +542,7 @@ class Connection:
             return []
         produced: list[events.Event] = []
         for segment in self._splitter.split(data):
-            if isinstance(segment, _GoAway):
+            if type(segment) is _GoAway:
                 self._receive_goaway(segment, produced)
             elif not self._receive_frames(segment, produced):
                 break
@@ -852,27 +852,32 @@ class Connection:
         # decoder must hold them anyway, up to the message size limit, so a
         # message larger than the window can still arrive). Bytes of complete
         # messages are given back when the application acknowledges them.
-        decoded = stream.decoder.feed(data)
+        decoder = stream.decoder
+        decoded = decoder.feed(data)
         if not decoded:
             self.acknowledge_received_data(stream.stream_id, padding + len(data))
             return
-        buffered = stream.decoder.buffered
+        buffered = decoder.buffered
         if padding or buffered:
             self.acknowledge_received_data(stream.stream_id, padding + buffered)
         held = len(data) - buffered  # this frame's bytes that completed messages
-        if len(decoded) == 1:
-            costs = [held]
-        else:
-            costs = [MESSAGE_PREFIX_LENGTH + len(item.message) for item in decoded]
-            costs[0] = held - sum(costs[1:])  # the first one may have started earlier
+        if len(decoded) == 1:  # the usual case
+            produced.append(self._message_received(stream, decoded[0], held))
+            return
+        costs = [MESSAGE_PREFIX_LENGTH + len(item.message) for item in decoded]
+        costs[0] = held - sum(costs[1:])  # the first one may have started earlier
         for item, cost in zip(decoded, costs):
-            message = item.message if not item.compressed else message_payload(
-                item, encoding=stream.receive_encoding, max_length=stream.max_receive_message_length,
-            )
-            produced.append(events.MessageReceived(
-                stream_id=stream.stream_id, message=message,
-                compressed=item.compressed, flow_controlled_length=cost,
-            ))
+            produced.append(self._message_received(stream, item, cost))
+
+    @staticmethod
+    def _message_received(stream: _Stream, item, flow_controlled_length: int) -> events.MessageReceived:
+        message = item.message if not item.compressed else message_payload(
+            item, encoding=stream.receive_encoding, max_length=stream.max_receive_message_length,
+        )
+        return events.MessageReceived(
+            stream_id=stream.stream_id, message=message,
+            compressed=item.compressed, flow_controlled_length=flow_controlled_length,
+        )
 
     def _on_stream_ended(self, event: h2.events.StreamEnded, produced: list) -> None:
         stream = self._streams.get(event.stream_id)

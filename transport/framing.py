@@ -143,13 +143,11 @@ class MessageDecoder:
             # The usual case, a piece holding exactly one whole message: no
             # state to keep, one slice.
             compressed_flag, message_length = MESSAGE_PREFIX.unpack_from(data)
-            if message_length == len(data) - MESSAGE_PREFIX_LENGTH:
-                try:
-                    self._start_message(compressed_flag, message_length)
-                except ProtocolError as error:
-                    self._error = error
-                    raise
-                return [self._finish_message(bytes(data[MESSAGE_PREFIX_LENGTH:]))]
+            if (message_length == len(data) - MESSAGE_PREFIX_LENGTH
+                    and message_length <= self.max_message_length
+                    and compressed_flag in _VALID_COMPRESSED_FLAGS):
+                return [LengthPrefixedMessage(compressed=compressed_flag == COMPRESSED_FLAG_COMPRESSED,
+                                              message=bytes(data[MESSAGE_PREFIX_LENGTH:]))]
         view = memoryview(data).cast("B")
         messages: list[LengthPrefixedMessage] = []
         position = 0
