@@ -175,6 +175,71 @@ class StreamTerminated(ProtocolError):
 # --- Streams -------------------------------------------------------------------
 
 
+
+class _Waiter(asyncio.Future):
+    """A future a stream's reader awaits, which a read can resume at once.
+
+    asyncio resumes the task waiting on a future at the next turn of the
+    event loop, after one more poll of the sockets (a future's callbacks go
+    through call_soon). A call answered message by message would pay that
+    turn for every message on each side. So when a read delivers events,
+    the driver resumes the waiting tasks right after handling that read,
+    from the protocol callback, where no task is running: the task's step
+    runs there as it would have one turn later (Python 3.12's eager tasks
+    run a new task's first step the same way). The callback that resumes a
+    task is kept here rather than handed to asyncio; everything else
+    (cancellation, other callbacks) is scheduled as asyncio would.
+    """
+
+    def __init__(self, *, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop=loop)
+        self._held: list[tuple] = []   # (callback, context) not yet run
+
+    def add_done_callback(self, callback, *, context=None) -> None:
+        if self.done():
+            super().add_done_callback(callback, context=context)
+        else:
+            self._held.append((callback, context))
+
+    def remove_done_callback(self, callback) -> int:
+        kept = [entry for entry in self._held if entry[0] != callback]
+        removed = len(self._held) - len(kept)
+        self._held = kept
+        return removed + super().remove_done_callback(callback)
+
+    def set_result(self, result) -> None:
+        super().set_result(result)
+        self._schedule_callbacks()
+
+    def cancel(self, msg=None) -> bool:
+        if not super().cancel(msg=msg):
+            return False
+        self._schedule_callbacks()
+        return True
+
+    def resume(self) -> None:
+        """Complete the future and run a waiting task's step now, not at the next turn.
+
+        Only from a protocol callback, where no task is running (asyncio
+        refuses to step a task inside another's step).
+        """
+        super().set_result(None)
+        callbacks, self._held = self._held, []
+        for callback, context in callbacks:
+            if isinstance(getattr(callback, "__self__", None), asyncio.Task):
+                if context is None:
+                    callback(self)
+                else:
+                    context.run(callback, self)    # a task's wakeup: it handles its own errors
+            else:
+                self.get_loop().call_soon(callback, self, context=context)
+
+    def _schedule_callbacks(self) -> None:
+        callbacks, self._held = self._held, []
+        for callback, context in callbacks:
+            self.get_loop().call_soon(callback, self, context=context)
+
+
 class _Stream:
     """One call as the application sees it: an inbox of events, and actions."""
 
@@ -201,9 +266,16 @@ class _Stream:
 
     def _deliver(self, event: events.Event) -> None:
         self._inbox.append(event)
+        self._wake_reader()
+
+    def _wake_reader(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+            resuming = self._transport._resuming
+            if resuming is None:
+                waiter.set_result(None)
+            elif waiter not in resuming:
+                resuming.append(waiter)   # resumed once the read is handled
 
     def _terminate(self, event: events.Event) -> None:
         if self.terminal is not None or self._finished_here:
@@ -214,9 +286,7 @@ class _Stream:
         self._transport._stream_finished(self)
 
     def _wake_waiters(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._wake_reader()
         self._wake_drain_waiter()
 
     async def receive(self) -> events.Event | None:
@@ -230,15 +300,18 @@ class _Stream:
         while not self._inbox:
             if self.terminal is not None or self._finished_here:
                 return self.terminal
-            self._waiter = self._transport._loop.create_future()
+            self._waiter = _Waiter(loop=self._transport._loop)
             try:
                 await self._waiter
             finally:
                 self._waiter = None
         event = self._inbox.popleft()
-        if type(event) is events.MessageReceived and self._core.acknowledge_received_data(
-                self.stream_id, event.flow_controlled_length):
-            self._transport._schedule_flush()  # the WINDOW_UPDATE it queued
+        kind = type(event)
+        if kind is events.MessageReceived:
+            if self._core.acknowledge_received_data(self.stream_id, event.flow_controlled_length):
+                self._transport._schedule_flush()  # the WINDOW_UPDATE it queued
+        elif kind is events.ResponseHeadersReceived:
+            self.head = event.head   # (a client's stream: the response headers)
         return event
 
     # --- outbound ---
@@ -366,12 +439,6 @@ class ClientStream(_Stream):
         self._ended = True
         self._core.end_stream(self.stream_id)
         self._transport._call_side_done()
-
-    async def receive(self) -> events.Event:
-        event = await super().receive()
-        if type(event) is events.ResponseHeadersReceived:
-            self.head = event.head
-        return event
 
     async def receive_headers(self) -> ResponseHead | None:
         """The response headers; None if the call ended without any (Trailers-Only, failure)."""
@@ -543,6 +610,7 @@ class _Transport(asyncio.BufferedProtocol):
         self._transport: asyncio.Transport | None = None
         self._read_view = _read_buffer()  # where the socket is read into (this loop's thread)
         self._streams: dict[int, _Stream] = {}
+        self._resuming: list[_Waiter] | None = None  # while a read's events are handed out
         self._flush_scheduled = False  # an _end_turn is coming
         self._answered_read = False  # a message or call end went out since the last read
         self._calls_unwritten = 0  # calls completed since the last write (see FLUSH_EVERY_CALLS)
@@ -611,6 +679,7 @@ class _Transport(asyncio.BufferedProtocol):
             self._arm_timer(keepalive.deadline(calls_open=bool(self._streams)))  # a PING answered
         self._answered_read = False
         self._heard_from_peer = True
+        self._resuming = resuming = []
         try:
             produced = self._core.receive_data(data)
             handlers = self._handlers
@@ -623,9 +692,24 @@ class _Transport(asyncio.BufferedProtocol):
             self._abort_streams("internal error in the transport")
             self._transport.abort()
             return
+        finally:
+            self._resuming = None
+        if resuming:
+            self._resume(resuming)
         self._after_events()
         if self._core.wants_to_write or self._finishing:
             self._schedule_flush()
+
+    def _resume(self, waiters: list[_Waiter]) -> None:
+        """Resume the readers a read woke: at once, unless a task is running (see _Waiter)."""
+        now = asyncio.current_task(self._loop) is None
+        for waiter in waiters:
+            if waiter.done():
+                continue
+            if now:
+                waiter.resume()
+            else:
+                waiter.set_result(None)
 
     def eof_received(self) -> bool:
         return False  # close our side too; connection_lost follows

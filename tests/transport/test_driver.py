@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import selectors
 import tempfile
 import threading
 
@@ -448,3 +449,94 @@ def test_connections_of_a_thread_share_one_read_buffer_and_threads_keep_theirs()
     for name in (b"a", b"b"):
         assert len(buffers[name]) == 4 and all(buffer is buffers[name][0] for buffer in buffers[name])
     assert buffers[b"a"][0] is not buffers[b"b"][0]
+
+
+# --- A read resumes the task waiting for it in the same turn ------------------------------------
+
+
+class CountingSelector(selectors.DefaultSelector):
+    """Counts the turns of an event loop: each polls its selector once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.polls = 0
+
+    def select(self, timeout=None):
+        self.polls += 1
+        return super().select(timeout)
+
+
+def test_a_message_resumes_its_reader_in_the_turn_that_read_it():
+    # Server and client in one loop: a round trip is one read on each side.
+    # Resumed a turn later (asyncio's way), each message would cost two
+    # turns per side; resumed from the read itself, one.
+    selector = CountingSelector()
+    loop = asyncio.SelectorEventLoop(selector)
+
+    async def body():
+        async with Running() as running:
+            call = await running.client.start_call(PATH)
+            await call.send_message(b"warm-up")
+            assert await call.receive_message() == b"warm-up"
+            before = selector.polls
+            for number in range(200):
+                await call.send_message(b"%d" % number)
+                assert await call.receive_message() == b"%d" % number
+            turns = selector.polls - before
+            call.end()
+            assert (await call.receive_trailers()).status == StatusCode.OK
+        return turns
+
+    try:
+        turns = loop.run_until_complete(asyncio.wait_for(body(), 30))
+    finally:
+        loop.close()
+    assert turns <= 2 * 200 + 10, turns
+
+
+@run
+async def test_a_reader_waiting_under_a_timeout_still_times_out_and_reads_later():
+    async with Running() as running:
+        call = await running.client.start_call(PATH)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(call.receive_message(), 0.05)
+        await call.send_message(b"late")
+        assert await call.receive_message() == b"late"
+        call.end()
+        assert (await call.receive_trailers()).status == StatusCode.OK
+
+
+@run
+async def test_one_read_resumes_every_reader_it_woke_each_with_its_own_messages():
+    async with Running() as running:
+        calls = [await running.client.start_call(PATH) for _ in range(5)]
+        for round_number in range(20):
+            for index, call in enumerate(calls):
+                await call.send_message(b"%d-%d" % (index, round_number))
+            replies = await asyncio.gather(*(call.receive_message() for call in calls))
+            assert replies == [b"%d-%d" % (index, round_number) for index in range(5)]
+        for call in calls:
+            call.end()
+            assert (await call.receive_trailers()).status == StatusCode.OK
+
+
+@run
+async def test_a_resumed_handler_that_raises_ends_its_call_and_spares_the_others():
+    async def handler(stream: ServerStream) -> None:
+        async for message in stream:
+            if message == b"boom":
+                raise RuntimeError("the handler broke")
+            await stream.send_message(message)
+        await stream.send_trailers(StatusCode.OK)
+
+    async with Running(handler) as running:
+        doomed = await running.client.start_call(PATH)
+        fine = await running.client.start_call(PATH)
+        await fine.send_message(b"a")
+        assert await fine.receive_message() == b"a"
+        await doomed.send_message(b"boom")
+        assert (await doomed.receive_trailers()).status == StatusCode.UNKNOWN
+        await fine.send_message(b"b")
+        assert await fine.receive_message() == b"b"
+        fine.end()
+        assert (await fine.receive_trailers()).status == StatusCode.OK
