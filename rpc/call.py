@@ -207,8 +207,9 @@ class Call:
         from the trailers here; otherwise the caller collects it.
         """
         stream = self._stream
-        head = await stream.receive_headers()
-        self._set_headers(head.metadata if head is not None else ())
+        if not self._headers.done():
+            head = await stream.receive_headers()
+            self._set_headers(head.metadata if head is not None else ())
         data = await stream.receive_message()
         if data is None:
             if collect:
@@ -394,7 +395,8 @@ class _RequestStreamMixin:
 
     async def write(self, request: Any) -> None:
         """Send one request message (waits while the server's window is full)."""
-        await self._stream_ready()
+        if self._stream is None or not self._opening.done():
+            await self._stream_ready()
         self._raise_if_failed()
         await self._send(self._serialize_request(request))
 
@@ -556,7 +558,8 @@ class _StreamResponseMixin:
         """The next response message, or ``rpc.EOF`` after the last one."""
         if self._outcome is not None and self._stream is None:
             raise self._error()
-        await self._stream_ready()
+        if self._stream is None or not self._opening.done():
+            await self._stream_ready()
         async with self._receive_lock:
             if self._unread and not self._ended_here():
                 return self._unread.popleft()

@@ -225,7 +225,7 @@ class Server:
                               context: ServicerContext) -> None:
         cardinality = handler.cardinality
         if cardinality.client_streaming:
-            request: Any = _request_iterator(stream, handler)
+            request: Any = _RequestIterator(stream, handler)
         else:
             request = await _single_request(stream, handler)
         if not cardinality.server_streaming:
@@ -295,9 +295,23 @@ async def _single_request(stream: driver.ServerStream, handler: MethodHandler) -
     return _deserialize(handler, data)
 
 
-async def _request_iterator(stream: driver.ServerStream, handler: MethodHandler) -> AsyncIterator[Any]:
-    async for data in stream:
-        yield _deserialize(handler, data)
+class _RequestIterator:
+    """The requests of a client-streaming call, as the handler's async iterator."""
+
+    __slots__ = ("_stream", "_handler")
+
+    def __init__(self, stream: driver.ServerStream, handler: MethodHandler) -> None:
+        self._stream = stream
+        self._handler = handler
+
+    def __aiter__(self) -> "_RequestIterator":
+        return self
+
+    async def __anext__(self) -> Any:
+        data = await self._stream.receive_message()
+        if data is None:
+            raise StopAsyncIteration
+        return _deserialize(self._handler, data)
 
 
 def _deserialize(handler: MethodHandler, data: bytes) -> Any:
