@@ -691,6 +691,16 @@ class Connection:
             encoding=stream.send_encoding if compress else None,
             max_message_length=self.max_send_message_length,
         )
+        if (not cork and not stream.send_queue.size and len(framed) <= self._max_outbound_frame_size
+                and len(framed) <= self._h2.local_flow_control_window(stream_id)):
+            # The usual answer: one frame, nothing queued before it, window enough.
+            try:
+                self._h2.send_data(stream_id, framed)
+            except h2.exceptions.StreamClosedError:
+                pass   # h2 closed it under us: the queue's path below abandons it
+            else:
+                self.headers_or_data_sent = True
+                return
         stream.send_queue.append(framed)
         self._flush_stream(stream, whole_frames_only=cork)
 

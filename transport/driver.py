@@ -191,15 +191,15 @@ class _Waiter(asyncio.Future):
     (cancellation, other callbacks) is scheduled as asyncio would.
     """
 
-    def __init__(self, *, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(loop=loop)
-        self._held: list[tuple] = []   # (callback, context) not yet run
+    _held: list[tuple] | tuple = ()   # (callback, context) pairs, not yet run
 
     def add_done_callback(self, callback, *, context=None) -> None:
         if self.done():
             super().add_done_callback(callback, context=context)
-        else:
+        elif self._held:
             self._held.append((callback, context))
+        else:
+            self._held = [(callback, context)]
 
     def remove_done_callback(self, callback) -> int:
         kept = [entry for entry in self._held if entry[0] != callback]

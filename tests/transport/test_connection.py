@@ -1003,3 +1003,23 @@ def test_a_corked_message_waits_for_data_to_send_and_an_uncorked_one_is_framed_a
     assert [e.message for e in of_type(server_events, ev.MessageReceived, stream_id)] == [b"corked", b"now"]
     pair.client.end_stream(stream_id)
     pair.pump()
+
+
+def test_an_uncorked_message_short_of_window_or_over_a_frame_still_arrives_whole():
+    pair = Pair(server_settings=dict(stream_window=1000))
+    stream_id = pair.client.start_call(PATH, authority=AUTHORITY)
+    big = bytes(range(256)) * 100            # over the 16 KiB frame size and the 1,000-byte window
+    pair.client.send_message(stream_id, big, cork=False)
+    assert pair.client.send_blocked(stream_id)
+    received = []
+    for _ in range(200):
+        _, server_events = pair.pump()
+        for event in of_type(server_events, ev.MessageReceived, stream_id):
+            received.append(event.message)
+            pair.server.acknowledge_received_data(stream_id, event.flow_controlled_length)
+        if received:
+            break
+    assert received == [big]
+    pair.client.send_message(stream_id, b"small", cork=False)   # one frame, window enough again
+    _, server_events = pair.pump()
+    assert [e.message for e in of_type(server_events, ev.MessageReceived, stream_id)] == [b"small"]
