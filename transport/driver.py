@@ -688,12 +688,15 @@ class _Transport(asyncio.BufferedProtocol):
                 if handler is not None:
                     handler(event)
         except Exception:  # a bug of ours must not leave the connection hanging
+            self._resuming = None
             logger.exception("error while handling data from %s", self.peer)
             self._abort_streams("internal error in the transport")
             self._transport.abort()
+            for waiter in resuming:   # woken before the failure: their calls are over too
+                if not waiter.done():
+                    waiter.set_result(None)
             return
-        finally:
-            self._resuming = None
+        self._resuming = None
         if resuming:
             self._resume(resuming)
         self._after_events()

@@ -540,3 +540,34 @@ async def test_a_resumed_handler_that_raises_ends_its_call_and_spares_the_others
         assert await fine.receive_message() == b"b"
         fine.end()
         assert (await fine.receive_trailers()).status == StatusCode.OK
+
+
+@run
+async def test_a_bug_while_handling_a_read_still_wakes_every_reader(caplog):
+    # Readers woken by a read are resumed once the read is handled; if
+    # handling it fails half-way, the connection is dropped and they must
+    # still wake, to the end of their calls, instead of waiting forever.
+    async with Running() as running:
+        calls = [await running.client.start_call(PATH) for _ in range(3)]
+        for call in calls:
+            await call.send_message(b"ping")
+            assert await call.receive_message() == b"ping"
+        client = running.client
+        original = client._handlers[ev.MessageReceived]
+        delivered = []
+
+        def deliver_then_break(event):
+            original(event)
+            delivered.append(event)
+            if len(delivered) == 2:
+                raise RuntimeError("a bug in the transport")
+        client._handlers[ev.MessageReceived] = deliver_then_break
+        readers = [asyncio.ensure_future(call.receive_message()) for call in calls]
+        await asyncio.sleep(0)
+        for call in calls:
+            await call.send_message(b"again")
+        results = await asyncio.wait_for(asyncio.gather(*readers, return_exceptions=True), 5)
+        assert len(results) == 3
+        trailers = [await call.receive_trailers() for call in calls]
+        assert all(t.status == StatusCode.UNAVAILABLE for t in trailers), trailers
+    assert "error while handling data" in caplog.text
