@@ -78,6 +78,11 @@ class RepeatingEncoder(hpack.Encoder):
         self._blocks: dict[tuple, bytes] = {}
 
     @property
+    def blocks_kept(self) -> int:
+        """How many blocks this encoder would write again without HPACK's work."""
+        return len(self._blocks)
+
+    @property
     def header_table_size(self) -> int:
         return self.header_table.maxsize
 
@@ -124,6 +129,11 @@ class RepeatingDecoder(hpack.Decoder):
     def __init__(self, max_header_list_size: int = hpack.hpack.DEFAULT_MAX_HEADER_LIST_SIZE) -> None:
         super().__init__(max_header_list_size)
         self._blocks: dict[bytes, tuple[list, int]] = {}
+
+    @property
+    def blocks_kept(self) -> int:
+        """How many blocks this decoder would read again without HPACK's work."""
+        return len(self._blocks)
 
     @property
     def header_table_size(self) -> int:

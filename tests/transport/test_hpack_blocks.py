@@ -138,8 +138,8 @@ def test_a_peer_sending_endless_new_blocks_keeps_the_caches_bounded():
         headers = [static[bit] for bit in range(len(static)) if number >> bit & 1]
         block = encoder.encode(list(headers))   # static table only: every block is kept
         assert decoder.decode(block, raw=True) == headers
-        assert len(encoder._blocks) <= BLOCK_CACHE_LIMIT
-        assert len(decoder._blocks) <= BLOCK_CACHE_LIMIT
+        assert encoder.blocks_kept <= BLOCK_CACHE_LIMIT
+        assert decoder.blocks_kept <= BLOCK_CACHE_LIMIT
 
 
 def test_text_decoding_is_left_to_hpack():
