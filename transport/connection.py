@@ -72,6 +72,7 @@ from .framing import (
     DEFAULT_MAX_RECEIVE_MESSAGE_LENGTH,
     DEFAULT_MAX_SEND_MESSAGE_LENGTH,
     MESSAGE_PREFIX_LENGTH,
+    LengthPrefixedMessage,
     MessageDecoder,
 )
 from .headers import (
@@ -157,6 +158,9 @@ CONNECTION_SPECIFIC_FIELDS = frozenset({
 })
 TE_FIELD = b"te"
 TE_TRAILERS = b"trailers"
+# PROTOCOL-HTTP2.md: Status -> "grpc-status"; trailers without it take
+# their status from the response's HTTP status instead.
+GRPC_STATUS_FIELD = GRPC_STATUS.encode("ascii")
 
 # RFC 9113 §8.3.1 / §8.3.2: the pseudo-header fields each kind of header
 # block may carry, and those it must carry. Trailers carry none (§8.1).
@@ -880,7 +884,8 @@ class Connection:
             produced.append(self._message_received(stream, item, cost))
 
     @staticmethod
-    def _message_received(stream: _Stream, item, flow_controlled_length: int) -> events.MessageReceived:
+    def _message_received(stream: _Stream, item: LengthPrefixedMessage,
+                          flow_controlled_length: int) -> events.MessageReceived:
         message = item.message if not item.compressed else message_payload(
             item, encoding=stream.receive_encoding, max_length=stream.max_receive_message_length,
         )
@@ -967,9 +972,6 @@ class Connection:
 
 def _has_grpc_status(headers: Sequence[tuple[bytes, bytes]]) -> bool:
     return any(name == GRPC_STATUS_FIELD for name, _ in headers)
-
-
-GRPC_STATUS_FIELD = GRPC_STATUS.encode("ascii")
 
 
 def _shared_handlers(cls: type[Connection]) -> dict:
@@ -1164,20 +1166,9 @@ class ClientConnection(Connection):
         if stream is None:
             return
         block = tuple(event.headers)
-        trailers = self._known_trailers.get(block)
+        trailers = self._known_trailers.get(block) or self._new_trailers(stream, block, produced)
         if trailers is None:
-            problem = malformed_field_section(event.headers, allowed_pseudo=frozenset())
-            if problem:
-                self._fail_malformed(stream, problem, produced)
-                return
-            try:
-                self._check_header_list_size(event.headers)
-                trailers = parse_trailers(event.headers, response=stream.response_head)
-            except ProtocolError as error:
-                self._fail_stream(stream, error, produced)
-                return
-            if len(self._known_trailers) < KNOWN_HEADS_LIMIT and _has_grpc_status(block):
-                self._known_trailers[block] = trailers   # (without it, the result depends on the head)
+            return
         if trailers.status == StatusCode.OK:
             try:
                 stream.decoder.close()  # a message cut short is INTERNAL, not OK
@@ -1185,6 +1176,22 @@ class ClientConnection(Connection):
                 self._fail_stream(stream, error, produced)
                 return
         self._finish(stream, trailers, produced)
+
+    def _new_trailers(self, stream: _Stream, block: tuple, produced: list) -> Trailers | None:
+        """Check and parse a trailer block not seen before; None if it failed the stream."""
+        problem = malformed_field_section(block, allowed_pseudo=frozenset())
+        if problem:
+            self._fail_malformed(stream, problem, produced)
+            return None
+        try:
+            self._check_header_list_size(block)
+            trailers = parse_trailers(block, response=stream.response_head)
+        except ProtocolError as error:
+            self._fail_stream(stream, error, produced)
+            return None
+        if len(self._known_trailers) < KNOWN_HEADS_LIMIT and _has_grpc_status(block):
+            self._known_trailers[block] = trailers   # (without it, the result depends on the head)
+        return trailers
 
     def _on_informational(self, event, produced: list) -> None:
         """1xx responses are not final (RFC 9113 §8.1): skip them."""

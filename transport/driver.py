@@ -175,7 +175,6 @@ class StreamTerminated(ProtocolError):
 # --- Streams -------------------------------------------------------------------
 
 
-
 class _Waiter(asyncio.Future):
     """A future a stream's reader awaits, which a read can resume at once.
 
