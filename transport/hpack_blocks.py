@@ -70,16 +70,15 @@ def _remember(blocks: dict, key, value) -> None:
     blocks[key] = value
 
 
-class RepeatingEncoder(hpack.Encoder):
-    """An hpack Encoder that remembers blocks made only of index references."""
+class _KeptBlocks:
+    """What both coders share: the blocks kept, forgotten when the table is resized."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._blocks: dict[tuple, bytes] = {}
+    _blocks: dict
+    _hpack_class: type   # the hpack coder this one extends
 
     @property
     def blocks_kept(self) -> int:
-        """How many blocks this encoder would write again without HPACK's work."""
+        """How many blocks this coder would write or read again without HPACK's work."""
         return len(self._blocks)
 
     @property
@@ -89,7 +88,17 @@ class RepeatingEncoder(hpack.Encoder):
     @header_table_size.setter
     def header_table_size(self, value: int) -> None:
         self._blocks.clear()   # a smaller table evicts entries the blocks point to
-        hpack.Encoder.header_table_size.fset(self, value)
+        self._hpack_class.header_table_size.fset(self, value)
+
+
+class RepeatingEncoder(_KeptBlocks, hpack.Encoder):
+    """An hpack Encoder that remembers blocks made only of index references."""
+
+    _hpack_class = hpack.Encoder
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._blocks: dict[tuple, bytes] = {}
 
     def encode(self, headers: Iterable, huffman: bool = True) -> bytes:
         key = self._key(headers, huffman)
@@ -118,7 +127,7 @@ class RepeatingEncoder(hpack.Encoder):
         return tuple(headers)
 
 
-class RepeatingDecoder(hpack.Decoder):
+class RepeatingDecoder(_KeptBlocks, hpack.Decoder):
     """An hpack Decoder that remembers blocks made only of index references.
 
     A remembered block still meets the checks hpack makes after decoding:
@@ -126,23 +135,11 @@ class RepeatingDecoder(hpack.Decoder):
     against max_allowed_table_size (both may have been lowered since).
     """
 
+    _hpack_class = hpack.Decoder
+
     def __init__(self, max_header_list_size: int = hpack.hpack.DEFAULT_MAX_HEADER_LIST_SIZE) -> None:
         super().__init__(max_header_list_size)
         self._blocks: dict[bytes, tuple[list, int]] = {}
-
-    @property
-    def blocks_kept(self) -> int:
-        """How many blocks this decoder would read again without HPACK's work."""
-        return len(self._blocks)
-
-    @property
-    def header_table_size(self) -> int:
-        return self.header_table.maxsize
-
-    @header_table_size.setter
-    def header_table_size(self, value: int) -> None:
-        self._blocks.clear()
-        self.header_table.maxsize = value
 
     def decode(self, data: bytes, raw: bool = False) -> list:
         if not raw:

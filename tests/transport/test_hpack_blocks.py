@@ -96,6 +96,15 @@ def test_a_smaller_table_forgets_blocks_and_announces_its_size():
     assert encoder.encode(list(REQUEST)) == reference.encode(list(REQUEST))
 
 
+def test_resizing_a_decoders_table_forgets_its_blocks():
+    encoder, decoder = hpack.Encoder(), RepeatingDecoder()
+    decoder.decode(encoder.encode(list(REQUEST)), raw=True)
+    decoder.decode(encoder.encode(list(REQUEST)), raw=True)
+    assert decoder.blocks_kept == 1
+    decoder.header_table_size = 0   # every entry its block pointed to is evicted
+    assert decoder.blocks_kept == 0 and decoder.header_table_size == 0
+
+
 def test_a_repeated_block_decodes_to_equal_lists_that_do_not_share(monkeypatch):
     encoder = hpack.Encoder()
     decoder = RepeatingDecoder()
