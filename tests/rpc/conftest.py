@@ -15,9 +15,8 @@ the client sees, in each direction:
     ours-to-grpcio   our client calls a grpcio server
     ours-to-ours     both sides are ours
 
-Async tests need no plugin: `pytest_pyfunc_call` below runs an `async def`
-test on a fresh event loop, bounded by its timeout mark. Fixtures are plain;
-a test opens its peers with `async with peers.session(...) as s`.
+Async tests need no plugin (tests/conftest.py runs them). Fixtures are
+plain; a test opens its peers with `async with peers.session(...) as s`.
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ import collections
 import contextlib
 import importlib
 import importlib.resources
-import inspect
 import pathlib
 import sys
 from dataclasses import dataclass, field
@@ -67,30 +65,6 @@ DETAILS = {
 }
 SECRET = "secret-in-the-traceback-4711"  # a handler's exception text must never reach the client
 TRAILING_ON_ABORT = (("t-why", "because"), ("t-why-bin", b"\x00\xff\x01"))
-ASYNC_TEST_TIMEOUT = 30.0
-
-
-# --- async tests without a plugin ---------------------------------------------------
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem):
-    """Run `async def` tests with asyncio.run, bounded a little under the timeout mark."""
-    function = pyfuncitem.obj
-    if not inspect.iscoroutinefunction(function):
-        return None
-    marker = pyfuncitem.get_closest_marker("timeout")
-    limit = (marker.args[0] - 2) if marker else ASYNC_TEST_TIMEOUT
-    arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-    asyncio.run(_bounded(function(**arguments), limit))
-    return True
-
-
-async def _bounded(coroutine, limit: float) -> None:
-    try:
-        await asyncio.wait_for(coroutine, limit)
-    except asyncio.TimeoutError:
-        raise AssertionError(f"the test did not finish within {limit} s") from None
 
 
 # --- the two implementations of the messages ----------------------------------------------

@@ -20,6 +20,8 @@ import rpc
 from rpc import ConnectivityState
 from rpc.balancer import Backoff
 
+from waiting import wait_until
+
 pytestmark = pytest.mark.timeout(60)
 
 FAST = dict(initial=0.05, multiplier=1.6, jitter=0.2, maximum=0.2, min_connect_timeout=1.0)
@@ -94,14 +96,6 @@ async def names_of(stub, msg, count: int, **options) -> collections.Counter:
     for _ in range(count):
         counts[(await stub.getOrder(msg.StringValue(), timeout=5, **options)).id] += 1
     return counts
-
-
-async def wait_until(predicate, limit: float = 10.0, step: float = 0.01) -> None:
-    for _ in range(int(limit / step)):
-        if predicate():
-            return
-        await asyncio.sleep(step)
-    raise AssertionError("condition not reached in time")
 
 
 # --- round_robin ----------------------------------------------------------------------------

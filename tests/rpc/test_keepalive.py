@@ -23,6 +23,7 @@ from transport.xray.records import FrameSeen
 from transport.xray.tracer import Tracer
 
 from tcp_relay import TcpRelay
+from waiting import wait_until
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -84,15 +85,6 @@ class Wire:
                 for frame in self.frames(sender, "GOAWAY")]
 
 
-async def wait_for(condition, timeout: float = WAIT) -> None:
-    """Wait for a condition no event announces: checked every 10 ms, `timeout` at most."""
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition did not come true in time")
-
-
 def transport_of(channel: rpc.Channel):
     (subchannel,) = channel.subchannels
     return subchannel.transport
@@ -130,7 +122,7 @@ async def test_we_answer_a_grpcio_servers_keepalive_pings():
     try:
         assert await channel.unary_unary(ECHO)(b"hi") == b"hi"
         transport = transport_of(channel)
-        await wait_for(lambda: len(wire.frames("server", "PING")) >= 5)
+        await wait_until(lambda: len(wire.frames("server", "PING")) >= 5)
         assert len(wire.frames("client", "PING", ack=True)) >= 4
         assert transport.goaway is None and not transport.is_closed   # its 500 ms timeout never struck
         assert await channel.unary_unary(ECHO)(b"again") == b"again"
@@ -146,7 +138,7 @@ async def test_pinging_a_grpcio_server_too_often_gets_goaway_and_doubles_keepali
         assert await channel.unary_unary(ECHO)(b"hi") == b"hi"
         transport = transport_of(channel)
         call = channel.unary_unary(HOLD)(b"5")     # a call open: we ping every 0.1 s
-        await wait_for(lambda: transport.goaway is not None)
+        await wait_until(lambda: transport.goaway is not None)
         assert transport.goaway.error_code == Http2ErrorCode.ENHANCE_YOUR_CALM
         assert transport.goaway.additional_data == TOO_MANY_PINGS
         assert transport.keepalive_time == 0.2    # A8: doubled for new connections
@@ -180,7 +172,7 @@ async def test_grpcio_client_pings_are_accepted_when_allowed_and_policed_when_no
     try:
         for channel in channels:
             assert await channel.unary_unary(ECHO)(b"hi") == b"hi"
-        await wait_for(lambda: len(allowing.frames("client", "PING")) >= 3 and policing.goaways("server"))
+        await wait_until(lambda: len(allowing.frames("client", "PING")) >= 3 and policing.goaways("server"))
         assert allowing.goaways("server") == [] and len(allowing.tracers) == 1
         # A good PING, a strike forgiven, then one strike too many (one PING more
         # if the first came before our response, which forgives it).
@@ -203,7 +195,7 @@ async def test_our_server_keepalive_pings_are_answered_by_a_grpcio_client():
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     try:
         assert await channel.unary_unary(ECHO)(b"hi") == b"hi"
-        await wait_for(lambda: len(wire.frames("server", "PING")) >= 5)   # A9: without calls too
+        await wait_until(lambda: len(wire.frames("server", "PING")) >= 5)   # A9: without calls too
         assert len(wire.frames("client", "PING", ack=True)) >= 4
         assert wire.goaways("server") == wire.goaways("client") == []
         assert await channel.unary_unary(ECHO)(b"again") == b"again"
@@ -255,7 +247,7 @@ async def test_max_connection_age_ends_connections_gracefully(client):
         started = time.monotonic()
         assert await channel.unary_unary(ECHO)(b"hi") == b"hi"
         in_flight = channel.unary_unary(HOLD)(b"0.5")     # outlives the connection's age
-        await wait_for(lambda: wire.goaways("server"))
+        await wait_until(lambda: wire.goaways("server"))
         assert time.monotonic() - started >= 0.17         # 0.2 s, -10% at most
         assert wire.goaways("server")[0] == ("NO_ERROR", MAX_AGE.decode())
         assert await asyncio.wait_for(in_flight, WAIT) == b"0.5"   # finished within the grace

@@ -33,18 +33,12 @@ from rpc.resolver import (
     unregister_resolver,
 )
 
+from waiting import wait_until
+
 pytestmark = pytest.mark.timeout(30)
 
 WAIT = 5.0            # generous bound for anything a test waits for (CI is a loaded machine)
 POLL = 0.02           # the file resolver's poll interval in these tests
-
-
-async def wait_until(condition, timeout: float = WAIT) -> None:
-    """Wait, bounded, for a condition that a background task makes true."""
-    async def poll():
-        while not condition():
-            await asyncio.sleep(0.005)
-    await asyncio.wait_for(poll(), timeout)
 
 
 def write_atomically(path, text: str) -> None:

@@ -10,6 +10,7 @@ grpc-previous-rpc-attempts header of each attempt it sees.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import grpc
@@ -38,6 +39,17 @@ def retry_config(max_attempts=3, codes=("UNAVAILABLE",), initial="0.01s", maximu
     if throttling:
         config["retryThrottling"] = throttling
     return json.dumps(config)
+
+
+@contextlib.asynccontextmanager
+async def retrying_channel(started, service_config: str | None = None):
+    """A channel to the flaky server `started` starts; the server stops with it."""
+    server, target = await started
+    try:
+        async with rpc.Channel(target, service_config=service_config) as channel:
+            yield channel
+    finally:
+        await server.stop(0)
 
 
 class Flaky:
@@ -110,25 +122,17 @@ async def grpcio_flaky_server(theirs, flaky: Flaky):
 async def test_a_flaky_backend_succeeds_within_max_attempts(ours, theirs, server_kind):
     flaky = Flaky(failures=2)
     start = our_flaky_server(ours, flaky) if server_kind == "ours" else grpcio_flaky_server(theirs, flaky)
-    server, target = await start
-    try:
-        async with rpc.Channel(target, service_config=retry_config(max_attempts=3)) as channel:
-            reply = await ours.Stub(channel).getOrder(ours.StringValue(), timeout=5)
-    finally:
-        await server.stop(0)
+    async with retrying_channel(start, retry_config(max_attempts=3)) as channel:
+        reply = await ours.Stub(channel).getOrder(ours.StringValue(), timeout=5)
     assert reply.id == "ok after 3"
     assert flaky.attempts == [None, "1", "2"]
 
 
 async def test_attempts_stop_at_max_attempts(ours):
     flaky = Flaky(failures=10)
-    server, target = await our_flaky_server(ours, flaky)
-    try:
-        async with rpc.Channel(target, service_config=retry_config(max_attempts=2)) as channel:
-            with pytest.raises(rpc.RpcError) as caught:
-                await ours.Stub(channel).getOrder(ours.StringValue(), timeout=5)
-    finally:
-        await server.stop(0)
+    async with retrying_channel(our_flaky_server(ours, flaky), retry_config(max_attempts=2)) as channel:
+        with pytest.raises(rpc.RpcError) as caught:
+            await ours.Stub(channel).getOrder(ours.StringValue(), timeout=5)
     assert caught.value.code() == rpc.StatusCode.UNAVAILABLE
     assert caught.value.details() == "attempt 2"
     assert flaky.attempts == [None, "1"]
@@ -136,41 +140,29 @@ async def test_attempts_stop_at_max_attempts(ours):
 
 async def test_a_code_not_in_the_policy_is_never_retried(ours):
     flaky = Flaky(failures=1, code="INVALID_ARGUMENT")
-    server, target = await our_flaky_server(ours, flaky)
-    try:
-        async with rpc.Channel(target, service_config=retry_config(max_attempts=5)) as channel:
-            with pytest.raises(rpc.RpcError) as caught:
-                await ours.Stub(channel).getOrder(ours.StringValue(), timeout=5)
-    finally:
-        await server.stop(0)
+    async with retrying_channel(our_flaky_server(ours, flaky), retry_config(max_attempts=5)) as channel:
+        with pytest.raises(rpc.RpcError) as caught:
+            await ours.Stub(channel).getOrder(ours.StringValue(), timeout=5)
     assert caught.value.code() == rpc.StatusCode.INVALID_ARGUMENT
     assert flaky.attempts == [None]
 
 
 async def test_no_retry_once_the_server_sent_headers(ours):
     flaky = Flaky(failures=1, headers_first=True)
-    server, target = await our_flaky_server(ours, flaky)
-    try:
-        async with rpc.Channel(target, service_config=retry_config(max_attempts=5)) as channel:
-            call = ours.Stub(channel).getOrder(ours.StringValue(), timeout=5)
-            with pytest.raises(rpc.RpcError) as caught:
-                await call
-            assert dict(await call.initial_metadata()) == {"x-committed": "yes"}
-    finally:
-        await server.stop(0)
+    async with retrying_channel(our_flaky_server(ours, flaky), retry_config(max_attempts=5)) as channel:
+        call = ours.Stub(channel).getOrder(ours.StringValue(), timeout=5)
+        with pytest.raises(rpc.RpcError) as caught:
+            await call
+        assert dict(await call.initial_metadata()) == {"x-committed": "yes"}
     assert caught.value.code() == rpc.StatusCode.UNAVAILABLE
     assert flaky.attempts == [None]
 
 
 async def test_without_a_policy_nothing_is_retried(ours):
     flaky = Flaky(failures=1)
-    server, target = await our_flaky_server(ours, flaky)
-    try:
-        async with rpc.Channel(target) as channel:
-            with pytest.raises(rpc.RpcError) as caught:
-                await ours.Stub(channel).getOrder(ours.StringValue(), timeout=5)
-    finally:
-        await server.stop(0)
+    async with retrying_channel(our_flaky_server(ours, flaky)) as channel:
+        with pytest.raises(rpc.RpcError) as caught:
+            await ours.Stub(channel).getOrder(ours.StringValue(), timeout=5)
     assert caught.value.code() == rpc.StatusCode.UNAVAILABLE
     assert flaky.attempts == [None]
 
@@ -178,19 +170,15 @@ async def test_without_a_policy_nothing_is_retried(ours):
 @pytest.mark.parametrize("pushback, attempts", [("-1", [None]), ("soon", [None]), ("150", [None, "1"])])
 async def test_server_pushback(ours, pushback, attempts):
     flaky = Flaky(failures=1, pushback=pushback)
-    server, target = await our_flaky_server(ours, flaky)
     loop = asyncio.get_running_loop()
-    try:
-        async with rpc.Channel(target, service_config=retry_config(max_attempts=3)) as channel:
-            await channel.channel_ready()
-            started = loop.time()
-            try:
-                await ours.Stub(channel).getOrder(ours.StringValue(), timeout=5)
-            except rpc.RpcError as error:
-                assert error.code() == rpc.StatusCode.UNAVAILABLE
-            took = loop.time() - started
-    finally:
-        await server.stop(0)
+    async with retrying_channel(our_flaky_server(ours, flaky), retry_config(max_attempts=3)) as channel:
+        await channel.channel_ready()
+        started = loop.time()
+        try:
+            await ours.Stub(channel).getOrder(ours.StringValue(), timeout=5)
+        except rpc.RpcError as error:
+            assert error.code() == rpc.StatusCode.UNAVAILABLE
+        took = loop.time() - started
     assert flaky.attempts == attempts
     if len(attempts) == 2:
         assert took >= 0.15          # the server's delay, not the policy's 10-50 ms
@@ -198,45 +186,33 @@ async def test_server_pushback(ours, pushback, attempts):
 
 async def test_server_streaming_is_retried_before_the_first_response(ours):
     flaky = Flaky(failures=2)
-    server, target = await our_flaky_server(ours, flaky)
-    try:
-        async with rpc.Channel(target, service_config=retry_config(max_attempts=3)) as channel:
-            replies = [order.id async for order in ours.Stub(channel).searchOrders(
-                ours.StringValue(value="x"), timeout=5)]
-    finally:
-        await server.stop(0)
+    async with retrying_channel(our_flaky_server(ours, flaky), retry_config(max_attempts=3)) as channel:
+        replies = [order.id async for order in ours.Stub(channel).searchOrders(
+            ours.StringValue(value="x"), timeout=5)]
     assert replies == ["0", "1", "2"]
     assert flaky.attempts == [None, "1", "2"]
 
 
 async def test_client_streaming_replays_the_requests(ours):
     flaky = Flaky(failures=1)
-    server, target = await our_flaky_server(ours, flaky)
-    try:
-        async with rpc.Channel(target, service_config=retry_config(max_attempts=2)) as channel:
-            call = ours.Stub(channel).updateOrders(timeout=5)
-            for n in range(3):
-                await call.write(ours.Order(id=f"o{n}"))
-            await call.done_writing()
-            reply = await call
-    finally:
-        await server.stop(0)
+    async with retrying_channel(our_flaky_server(ours, flaky), retry_config(max_attempts=2)) as channel:
+        call = ours.Stub(channel).updateOrders(timeout=5)
+        for n in range(3):
+            await call.write(ours.Order(id=f"o{n}"))
+        await call.done_writing()
+        reply = await call
     assert reply.value == "o0,o1,o2"
     assert flaky.requests == [["o0", "o1", "o2"], ["o0", "o1", "o2"]]
 
 
 async def test_throttling_stops_retries_when_tokens_run_low(ours):
     flaky = Flaky(failures=100)
-    server, target = await our_flaky_server(ours, flaky)
     config = retry_config(max_attempts=5, throttling={"maxTokens": 4, "tokenRatio": 0.1})
-    try:
-        async with rpc.Channel(target, service_config=config) as channel:
-            stub = ours.Stub(channel)
-            for _ in range(3):
-                with pytest.raises(rpc.RpcError):
-                    await stub.getOrder(ours.StringValue(), timeout=5)
-    finally:
-        await server.stop(0)
+    async with retrying_channel(our_flaky_server(ours, flaky), config) as channel:
+        stub = ours.Stub(channel)
+        for _ in range(3):
+            with pytest.raises(rpc.RpcError):
+                await stub.getOrder(ours.StringValue(), timeout=5)
     # 4 tokens, retries only above 2: the first call spends one per failed
     # attempt (4 -> 3 -> 2: two attempts, then no retry), later calls none
     assert flaky.attempts == [None, "1", None, None]

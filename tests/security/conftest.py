@@ -15,16 +15,13 @@ handler, with our message classes as (de)serializers.
     async with servers.ours(ssl=...) as server:        server.port, server.seen
     async with servers.grpcio(credentials=...) as server:
 
-Async tests need no plugin: ``pytest_pyfunc_call`` runs them on a fresh loop,
-bounded a little under their timeout mark.
+Async tests need no plugin (tests/conftest.py runs them).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
-import inspect
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -39,35 +36,12 @@ from services.health import HealthServicer
 from services.productinfo import ecommerce
 from transport import tls
 
-ASYNC_TEST_TIMEOUT = 20.0
 CALL_TIMEOUT = 5.0
 OVERRIDE_NAME = "products.test.example"     # the name only the "named" server certificate holds
 CLIENT_NAME = "client-1"                    # the client certificate's common name
 CLIENT_SAN = "client-1.test.example"        # ... and its subject alternative name
 ADD = "/ecommerce.ProductInfo/addProduct"
 GET = "/ecommerce.ProductInfo/getProduct"
-
-
-# --- async tests without a plugin ------------------------------------------------------------
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem):
-    function = pyfuncitem.obj
-    if not inspect.iscoroutinefunction(function):
-        return None
-    marker = pyfuncitem.get_closest_marker("timeout")
-    limit = (marker.args[0] - 2) if marker else ASYNC_TEST_TIMEOUT
-    arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-    asyncio.run(_bounded(function(**arguments), limit))
-    return True
-
-
-async def _bounded(coroutine, limit: float) -> None:
-    try:
-        await asyncio.wait_for(coroutine, limit)
-    except asyncio.TimeoutError:
-        raise AssertionError(f"the test did not finish within {limit} s") from None
 
 
 # --- the test PKI -----------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from transport.keepalive import (
 from transport.status import Http2ErrorCode, StatusCode
 
 from tcp_relay import TcpRelay
+from waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -282,15 +283,6 @@ class Holder:
         await stream.send_trailers(StatusCode.OK)
 
 
-async def wait_for(condition, timeout: float = WAIT) -> None:
-    """Wait for a condition no event announces: checked every 10 ms, `timeout` at most."""
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition did not come true in time")
-
-
 # --- client keepalive (A8) -------------------------------------------------------------------
 
 
@@ -391,7 +383,7 @@ async def test_a_silently_dead_client_is_detected_by_the_server_keepalive():
         await asyncio.wait_for(holder.cancelled.wait(), WAIT)   # the handler is cancelled
         assert time.monotonic() - frozen <= 0.3 + 0.3 + 1.0
         assert holder.streams[0].terminal.status == StatusCode.CANCELLED
-        await wait_for(lambda: not server.connections)
+        await wait_until(lambda: not server.connections)
     finally:
         await client.close()
         relay.close()
@@ -656,7 +648,7 @@ async def test_max_connection_age_grace_ends_calls_that_take_too_long():
         trailers = await asyncio.wait_for(call.receive_trailers(), WAIT)
         assert trailers.status == StatusCode.CANCELLED     # RST_STREAM(CANCEL) after the grace
         await asyncio.wait_for(holder.cancelled.wait(), WAIT)
-        await wait_for(lambda: not server.connections)
+        await wait_until(lambda: not server.connections)
     finally:
         await client.close()
         await server.close(grace=0)
