@@ -395,8 +395,7 @@ class _RequestStreamMixin:
 
     async def write(self, request: Any) -> None:
         """Send one request message (waits while the server's window is full)."""
-        if self._stream is None or not self._opening.done():
-            await self._stream_ready()
+        await self._stream_ready()
         self._raise_if_failed()
         await self._send(self._serialize_request(request))
 
@@ -558,8 +557,7 @@ class _StreamResponseMixin:
         """The next response message, or ``rpc.EOF`` after the last one."""
         if self._outcome is not None and self._stream is None:
             raise self._error()
-        if self._stream is None or not self._opening.done():
-            await self._stream_ready()
+        await self._stream_ready()
         async with self._receive_lock:
             if self._unread and not self._ended_here():
                 return self._unread.popleft()

@@ -273,8 +273,8 @@ class _Stream:
             resuming = self._transport._resuming
             if resuming is None:
                 waiter.set_result(None)
-            elif waiter not in resuming:
-                resuming.append(waiter)   # resumed once the read is handled
+            else:
+                resuming[waiter] = None   # resumed once the read is handled (once, in order)
 
     def _terminate(self, event: events.Event) -> None:
         if self.terminal is not None or self._finished_here:
@@ -609,7 +609,7 @@ class _Transport(asyncio.BufferedProtocol):
         self._transport: asyncio.Transport | None = None
         self._read_view = _read_buffer()  # where the socket is read into (this loop's thread)
         self._streams: dict[int, _Stream] = {}
-        self._resuming: list[_Waiter] | None = None  # while a read's events are handed out
+        self._resuming: dict[_Waiter, None] | None = None  # while a read's events are handed out
         self._flush_scheduled = False  # an _end_turn is coming
         self._answered_read = False  # a message or call end went out since the last read
         self._calls_unwritten = 0  # calls completed since the last write (see FLUSH_EVERY_CALLS)
@@ -678,7 +678,7 @@ class _Transport(asyncio.BufferedProtocol):
             self._arm_timer(keepalive.deadline(calls_open=bool(self._streams)))  # a PING answered
         self._answered_read = False
         self._heard_from_peer = True
-        self._resuming = resuming = []
+        self._resuming = resuming = {}
         try:
             produced = self._core.receive_data(data)
             handlers = self._handlers
@@ -702,7 +702,7 @@ class _Transport(asyncio.BufferedProtocol):
         if self._core.wants_to_write or self._finishing:
             self._schedule_flush()
 
-    def _resume(self, waiters: list[_Waiter]) -> None:
+    def _resume(self, waiters: dict[_Waiter, None]) -> None:
         """Resume the readers a read woke: at once, unless a task is running (see _Waiter)."""
         now = asyncio.current_task(self._loop) is None
         for waiter in waiters:
