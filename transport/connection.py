@@ -970,6 +970,12 @@ class Connection:
     _handlers: dict = {}
 
 
+def _keep_parsed(known: dict, block: tuple, parsed) -> None:
+    """Remember a header block checked and parsed, up to KNOWN_HEADS_LIMIT of them."""
+    if len(known) < KNOWN_HEADS_LIMIT:
+        known[block] = parsed
+
+
 def _has_grpc_status(headers: Sequence[tuple[bytes, bytes]]) -> bool:
     return any(name == GRPC_STATUS_FIELD for name, _ in headers)
 
@@ -1142,8 +1148,7 @@ class ClientConnection(Connection):
         except ProtocolError as error:
             self._fail_stream(stream, error, produced)
             return
-        if len(self._known_responses) < KNOWN_HEADS_LIMIT:
-            self._known_responses[tuple(headers)] = head
+        _keep_parsed(self._known_responses, tuple(headers), head)
         self._headers_received(stream, head, produced)
 
     def _headers_received(self, stream: _Stream, head: ResponseHead, produced: list) -> None:
@@ -1189,8 +1194,8 @@ class ClientConnection(Connection):
         except ProtocolError as error:
             self._fail_stream(stream, error, produced)
             return None
-        if len(self._known_trailers) < KNOWN_HEADS_LIMIT and _has_grpc_status(block):
-            self._known_trailers[block] = trailers   # (without it, the result depends on the head)
+        if _has_grpc_status(block):   # (without it, the result depends on the head)
+            _keep_parsed(self._known_trailers, block, trailers)
         return trailers
 
     def _on_informational(self, event, produced: list) -> None:
@@ -1359,8 +1364,7 @@ class ServerConnection(Connection):
         except ProtocolError as error:
             self._reject(stream, error, produced)
             return
-        if len(self._known_heads) < KNOWN_HEADS_LIMIT:
-            self._known_heads[block] = head
+        _keep_parsed(self._known_heads, block, head)
         stream.receive_encoding = head.encoding
         stream.peer_accepts = head.accept_encoding
         produced.append(events.RequestReceived(stream_id=stream_id, head=head))
